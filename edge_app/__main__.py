@@ -1,0 +1,5 @@
+"""``python -m edge_app`` is the ``sentinel`` CLI."""
+
+from edge_app.cli import main
+
+main()

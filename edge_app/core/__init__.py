@@ -1,0 +1,1 @@
+"""Immutable domain values passed between the stages."""

@@ -1,0 +1,74 @@
+"""Values produced by the pipeline: quality, per-frame results and alerts."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+
+from edge_app.core.frames import FrameMeta
+from engines.morphometry import ShapeDescriptors
+
+
+class Quality(StrEnum):
+    """Why a frame is not fit for protocol verdicts (``OK`` when it is)."""
+
+    OK = "ok"
+    NO_SPHEROID = "no_spheroid"
+    SEVERAL_OBJECTS = "several_objects"
+    TOUCHES_BORDER = "touches_border"
+    OUT_OF_FOCUS = "out_of_focus"
+
+
+class Severity(StrEnum):
+    INFO = "info"
+    WARNING = "warning"
+    CRITICAL = "critical"
+
+
+class AlertState(StrEnum):
+    OPEN = "open"
+    ACKNOWLEDGED = "acknowledged"
+    CONFIRMED = "confirmed"
+    DISMISSED = "dismissed"
+
+
+@dataclass(frozen=True)
+class FrameResult:
+    """Everything the pipeline learned from one frame."""
+
+    meta: FrameMeta
+    sha: str
+    width: int
+    height: int
+    dtype: str
+    shape: ShapeDescriptors | None
+    quality: tuple[Quality, ...]
+    focus: float
+    n_objects: int
+    segmenter: str
+    hours: float | None
+    processed_at: datetime
+    timings_ms: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def usable(self) -> bool:
+        """True when the frame may be used for protocol verdicts."""
+        return self.quality == (Quality.OK,)
+
+
+@dataclass(frozen=True)
+class Alert:
+    """A disagreement or problem found in one frame of one well."""
+
+    kind: str
+    severity: Severity
+    message: str
+    uri: str
+    plate_id: str | None
+    well: str | None
+    raised_at: datetime
+    label: str | None = None
+    expected: str | None = None
+    observed: str | None = None
+    state: AlertState = AlertState.OPEN

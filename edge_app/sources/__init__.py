@@ -1,0 +1,1 @@
+"""Frame sources: folders the microscope saves to, Micro-Manager, simulated microscopes."""
