@@ -19,8 +19,9 @@ TEST_EXTRAS = ("dev", "mm", "train")
 DEMO_EXTRAS = ("mm",)
 
 
-def venv_python(venv_dir: Path = VENV) -> Path:
-    """Path of the interpreter inside ``venv_dir`` on this platform."""
+def venv_python(venv_dir: Path | None = None) -> Path:
+    """Path of the interpreter inside ``venv_dir`` (default: the checkout's) on this platform."""
+    venv_dir = VENV if venv_dir is None else venv_dir
     if os.name == "nt":
         return venv_dir / "Scripts" / "python.exe"
     return venv_dir / "bin" / "python"

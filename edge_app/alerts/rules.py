@@ -1,0 +1,72 @@
+"""The ``AlertRule`` seam and the rule registry.
+
+A rule sees each :class:`FrameResult` with the plate protocol and returns alerts. Rules keep
+per-well state so a persistent condition alerts once, not on every frame.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any, Protocol
+
+from edge_app.core.results import Alert, FrameResult, Quality, Severity
+
+_QUALITY_TEXT = {
+    Quality.NO_SPHEROID: "no spheroid found",
+    Quality.SEVERAL_OBJECTS: "several objects in the field",
+    Quality.TOUCHES_BORDER: "the spheroid touches the image border",
+    Quality.OUT_OF_FOCUS: "the image is out of focus",
+}
+
+
+class AlertRule(Protocol):
+    """``evaluate`` returns the alerts one frame raises (often none)."""
+
+    name: str
+
+    def evaluate(self, result: FrameResult, expected: Any, now: datetime) -> list[Alert]: ...
+
+
+class QualityRule:
+    """Alert when a well's frame is unfit for verdicts; once per well and reason until it clears.
+
+    An empty field is critical when the plate map says the well was seeded, informational for
+    a well the plate map does not list.
+    """
+
+    name = "quality"
+
+    def __init__(self) -> None:
+        self._open: dict[tuple[str | None, str | None, int], set[Quality]] = {}
+
+    def evaluate(self, result: FrameResult, expected: Any, now: datetime) -> list[Alert]:
+        meta = result.meta
+        key = (meta.plate_id, meta.well, meta.site)
+        issues = {q for q in result.quality if q is not Quality.OK}
+        already = self._open.get(key, set())
+        self._open[key] = issues
+        return [self._alert(result, issue, expected, now) for issue in sorted(issues - already)]
+
+    @staticmethod
+    def _alert(result: FrameResult, issue: Quality, expected: Any, now: datetime) -> Alert:
+        severity = Severity.WARNING
+        if issue is Quality.NO_SPHEROID:
+            severity = Severity.CRITICAL if expected is not None else Severity.INFO
+        where = f"{result.meta.well or '?'} site {result.meta.site}"
+        return Alert(
+            kind="quality", severity=severity, message=f"{where}: {_QUALITY_TEXT[issue]}",
+            uri=result.meta.uri, plate_id=result.meta.plate_id, well=result.meta.well,
+            raised_at=now, label=None, expected=None, observed=issue.value,
+        )
+
+
+RULES: dict[str, Callable[[], AlertRule]] = {"quality": QualityRule}
+
+
+def create_rules(names: list[str] | tuple[str, ...]) -> list[AlertRule]:
+    """Instantiate rules by name; an unknown name raises listing the valid ones."""
+    unknown = [n for n in names if n not in RULES]
+    if unknown:
+        raise ValueError(f"unknown alert rule(s) {unknown}; valid: {sorted(RULES)}")
+    return [RULES[n]() for n in names]

@@ -1,0 +1,79 @@
+"""The ``sentinel`` command line (typer). Domain errors become one-line messages."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Callable
+from typing import Any
+
+import typer
+
+from edge_app import __version__
+
+app = typer.Typer(
+    name="sentinel",
+    help="Spheroid Sentinel: watch a microscope's plate, analyse every frame, raise alerts.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+def configure_logging(level: str = "INFO") -> None:
+    """Configure logging once, for the whole process (library code only calls getLogger)."""
+    from rich.logging import RichHandler
+
+    logging.basicConfig(
+        level=level.upper(), format="%(name)s: %(message)s", datefmt="%H:%M:%S",
+        handlers=[RichHandler(show_path=False, rich_tracebacks=False, console=None)],
+        force=True,
+    )
+    logging.getLogger("tifffile").setLevel(logging.ERROR)
+
+
+def domain_errors() -> tuple[type[BaseException], ...]:
+    """Exceptions that mean 'the user must fix an input', shown without a traceback."""
+    from edge_app.core.plate import PlateProtocolError
+    from edge_app.settings import SettingsError
+    from edge_app.store.database import StoreError
+
+    return (PlateProtocolError, SettingsError, StoreError, FileNotFoundError, ValueError)
+
+
+def run_command(body: Callable[[], Any]) -> Any:
+    """Run a command body; turn domain errors into ``Error: ...`` and exit status 2."""
+    try:
+        return body()
+    except domain_errors() as exc:
+        typer.secho(f"Error: {exc}", fg="red", err=True)
+        raise typer.Exit(2) from None
+
+
+@app.command()
+def version() -> None:
+    """Print the version.
+
+    Example: sentinel version
+    """
+    typer.echo(f"spheroid-sentinel {__version__}")
+
+
+def _register() -> None:
+    from edge_app.cli import runs, store_cmds  # noqa: F401  (commands register on import)
+
+    try:
+        from trainer.synth.cli import app as synth_app
+    except ImportError as exc:  # the trainer is part of this distribution; say what broke
+        logging.getLogger(__name__).debug("synth commands unavailable: %s", exc)
+    else:
+        app.add_typer(synth_app, name="synth", help="Synthetic atlas and plate simulator.")
+
+
+_register()
+
+
+def main() -> None:
+    """Entry point of ``sentinel`` and ``python -m edge_app``."""
+    app(prog_name="sentinel")
+    sys.exit(0)

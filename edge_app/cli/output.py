@@ -1,0 +1,53 @@
+"""How the CLI prints frames, alerts and summaries (the only module here that prints)."""
+
+from __future__ import annotations
+
+from rich.console import Console
+from rich.table import Table
+
+from edge_app.core.frames import FrameFailure
+from edge_app.core.results import Alert, FrameResult, Severity
+
+console = Console(highlight=False)
+_SEVERITY_STYLE = {Severity.INFO: "cyan", Severity.WARNING: "yellow", Severity.CRITICAL: "bold red"}
+
+
+def frame_line(result: FrameResult) -> str:
+    meta = result.meta
+    hours = f"{result.hours:6.1f} h" if result.hours is not None else "     ? h"
+    shape = (
+        f"area {result.shape.area:9.0f} px  circ {result.shape.circularity:.2f}"
+        if result.shape else "no object" + " " * 20
+    )
+    quality = ",".join(q.value for q in result.quality)
+    ms = sum(result.timings_ms.values())
+    return (f"{meta.well or '?':>4} s{meta.site}  {hours}  {shape}  {quality:<12} "
+            f"{ms:5.0f} ms  {meta.uri.rsplit('/', 1)[-1]}")
+
+
+def print_result(result: FrameResult) -> None:
+    console.print(frame_line(result))
+
+
+def print_failure(failure: FrameFailure) -> None:
+    console.print(f"[red]FAILED[/red] {failure.uri}: {failure.reason}")
+
+
+def print_alert(alert: Alert) -> None:
+    style = _SEVERITY_STYLE[alert.severity]
+    console.print(f"[{style}]ALERT {alert.severity.value:<8}[/{style}] {alert.kind}: {alert.message}")
+
+
+def print_summary(summary) -> None:  # noqa: ANN001  (a StoreSummary)
+    table = Table(title="Store summary", show_header=False)
+    table.add_row("plates", ", ".join(summary.plates) or "-")
+    table.add_row("frames", str(summary.frames))
+    table.add_row("processed", str(summary.processed))
+    table.add_row("usable for verdicts", str(summary.usable))
+    table.add_row("failed", str(summary.failed))
+    for reason, n in summary.failures_by_reason.items():
+        table.add_row(f"  failed: {reason}", str(n))
+    table.add_row("open alerts", str(summary.alerts_open))
+    for kind, n in summary.alerts_by_kind.items():
+        table.add_row(f"  alerts: {kind}", str(n))
+    console.print(table)

@@ -1,0 +1,99 @@
+"""``sentinel watch`` and ``sentinel demo``: live runs."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from edge_app.cli import app, configure_logging, run_command
+from edge_app.cli.output import console, print_alert, print_failure, print_result, print_summary
+
+log = logging.getLogger(__name__)
+
+
+def run_live(
+    settings: Any, db: Path, plate: Any | None, *, stop_when: Callable[[], bool] | None = None,
+    source: Any | None = None, quiet: bool = False,
+) -> Any:
+    """Run the pipeline until the source is exhausted (``once``), ``stop_when()`` or Ctrl-C.
+
+    Returns the final store summary. Teardown (source, workers, store) always runs.
+    """
+    from edge_app.pipeline.compose import build_pipeline
+    from edge_app.store import StoreWriter
+
+    writer = StoreWriter(db)
+    try:
+        if plate is not None:
+            writer.call(lambda store: store.record_plate(plate))
+        pipeline = build_pipeline(settings, writer, plate=plate, source=source)
+        if not quiet:
+            pipeline.events.frame_processed.connect(print_result)
+            pipeline.events.frame_failed.connect(print_failure)
+        pipeline.events.alert_raised.connect(print_alert)
+        run_id = writer.call(lambda s: s.start_run(
+            source=pipeline.source.name, runtime="cpu", engines={"segmentation": "classical"},
+            settings=settings.model_dump(mode="json")))
+        log.info("effective settings: %s", settings.model_dump_json())
+        pipeline.start()
+        try:
+            _wait(pipeline, settings.source.once, stop_when)
+        except KeyboardInterrupt:
+            console.print("stopping (Ctrl-C) ...")
+        finally:
+            pipeline.stop()
+            status = pipeline.status()
+            writer.call(lambda s: s.finish_run(run_id, frames=status.processed,
+                                               failures=status.failed))
+        return writer.call(lambda s: s.summary())
+    finally:
+        writer.close()
+
+
+def _wait(pipeline: Any, once: bool, stop_when: Callable[[], bool] | None) -> None:
+    """Block until a ``once`` source is done, ``stop_when()`` is true, or Ctrl-C."""
+    while not (once and pipeline.wait(timeout=0.25)):
+        if stop_when is not None and stop_when():
+            return
+        if not once:
+            time.sleep(0.25)
+
+
+@app.command()
+def watch(
+    folder: Annotated[Path, typer.Argument(help="Folder the microscope saves to.")],
+    plate: Annotated[Path | None, typer.Option(help="Plate map (CSV or .xlsx).")] = None,
+    db: Annotated[Path, typer.Option(help="SQLite store.")] = Path("sentinel.sqlite"),
+    headless: Annotated[bool, typer.Option(help="No dashboard; print to the terminal.")] = False,
+    config: Annotated[Path | None, typer.Option(help="Settings TOML file.")] = None,
+    polling: Annotated[bool, typer.Option(help="Poll instead of OS events (network shares).")] = False,
+    pattern: Annotated[str | None, typer.Option(help="File-name preset or regex.")] = None,
+    once: Annotated[bool, typer.Option(help="Process what is there, then exit.")] = False,
+    log_level: Annotated[str, typer.Option(help="Logging level.")] = "WARNING",
+) -> None:
+    """Watch FOLDER for new frames, analyse each, store results and print alerts.
+
+    Example: sentinel watch D:/acquisitions/plate7 --plate plate7.csv --db plate7.sqlite --headless
+    """
+
+    def body() -> None:
+        from edge_app.core.plate import load_plate_protocol
+        from edge_app.settings import load_settings
+
+        configure_logging(log_level)
+        overrides: dict[str, Any] = {"folder": folder, "polling": polling, "once": once}
+        if pattern is not None:
+            overrides["name_pattern"] = pattern
+        settings = load_settings(config, source=overrides)
+        protocol = load_plate_protocol(plate) if plate is not None else None
+        if not headless:
+            console.print("[yellow]The dashboard is not part of this build yet; running "
+                          "headless.[/yellow]")
+        print_summary(run_live(settings, db, protocol))
+
+    run_command(body)

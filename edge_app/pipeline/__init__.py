@@ -1,0 +1,1 @@
+"""The streaming pipeline: queue, workers, per-frame analysis, verdicts, store writes."""

@@ -1,0 +1,277 @@
+"""``Pipeline``: source thread -> bounded queue -> worker threads -> store writer.
+
+The source only enqueues (a full queue blocks it: explicit backpressure). Workers take a
+batch when several frames wait and one frame when idle. Every frame ends in the store as a
+result or as a failure with its reason; none is dropped silently.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import statistics
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+from psygnal import Signal, SignalGroup
+
+from edge_app.alerts.rules import AlertRule
+from edge_app.core.frames import Frame, FrameFailure
+from edge_app.core.results import Alert, FrameResult
+from edge_app.pipeline.analysis import FrameAnalyser
+from edge_app.sources.base import FrameSource, SourceCounts
+from edge_app.store.writer import StoreWriter
+
+log = logging.getLogger(__name__)
+_STOP = object()
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class RunState(StrEnum):
+    IDLE = "idle"
+    RUNNING = "running"
+    STOPPING = "stopping"
+    STOPPED = "stopped"
+
+
+class PipelineEvents(SignalGroup):
+    """Emitted on the store-writer thread once the write is done."""
+
+    frame_processed = Signal(FrameResult)
+    frame_failed = Signal(FrameFailure)
+    frame_skipped = Signal(str)
+    alert_raised = Signal(Alert)
+
+
+@dataclass(frozen=True)
+class PipelineStatus:
+    """A snapshot for the CLI, the dashboard's status bar and tests."""
+
+    state: RunState
+    received: int
+    processed: int
+    failed: int
+    duplicates: int
+    alerts: int
+    queue_depth: int
+    frames_per_s: float
+    latency_ms_median: float | None
+    latency_ms_p99: float | None
+    source: SourceCounts
+
+
+class Pipeline:
+    """Wires one source, one analyser, alert rules and the store writer."""
+
+    def __init__(
+        self,
+        source: FrameSource,
+        analyser: FrameAnalyser,
+        writer: StoreWriter,
+        *,
+        plate: Any | None = None,
+        rules: Sequence[AlertRule] = (),
+        queue_size: int = 64,
+        max_batch: int = 8,
+        workers: int = 1,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self.source, self.analyser, self.writer = source, analyser, writer
+        self.plate, self.rules, self.clock = plate, list(rules), clock
+        self.max_batch, self.n_workers = max(1, max_batch), max(1, workers)
+        self.events = PipelineEvents()
+        self._queue: queue.Queue = queue.Queue(maxsize=max(1, queue_size))
+        self._state = RunState.IDLE
+        self._stop_requested = threading.Event()
+        self._lock = threading.Lock()
+        self._counts = {"received": 0, "processed": 0, "failed": 0, "duplicates": 0,
+                        "alerts": 0, "in_flight": 0}
+        self._latencies: deque[float] = deque(maxlen=2000)
+        self._done_times: deque[float] = deque(maxlen=200)
+        self._workers: list[threading.Thread] = []
+
+    # --- lifecycle ----------------------------------------------------------------------
+    def start(self) -> None:
+        if self._state is not RunState.IDLE:
+            raise RuntimeError(f"pipeline is {self._state}; create a new one to run again")
+        self._state = RunState.RUNNING
+        for i in range(self.n_workers):
+            worker = threading.Thread(target=self._work, name=f"pipeline-worker-{i}", daemon=True)
+            worker.start()
+            self._workers.append(worker)
+        self.source.open(self._enqueue)
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """True once a finite source is exhausted and every frame is stored."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
+        if not self.source.wait(remaining):
+            return False
+        while deadline is None or time.monotonic() < deadline:
+            with self._lock:
+                idle = self._counts["in_flight"] == 0
+            if idle and self._queue.empty() and self.writer.pending() == 0:
+                return True
+            time.sleep(0.02)
+        return False
+
+    def stop(self, timeout: float | None = 30.0) -> None:
+        """Stop the source, finish frames already queued, flush the store. Always tears down."""
+        if self._state in (RunState.STOPPED, RunState.IDLE):
+            self._state = RunState.STOPPED
+            return
+        self._state = RunState.STOPPING
+        self._stop_requested.set()
+        try:
+            self.source.close(timeout)
+        finally:
+            for _ in self._workers:
+                self._queue.put(_STOP)
+            for worker in self._workers:
+                worker.join(timeout)
+            self.writer.call(lambda store: None, timeout)  # barrier: writes before it are done
+            self._state = RunState.STOPPED
+
+    def __enter__(self) -> Pipeline:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # --- source side --------------------------------------------------------------------
+    def _enqueue(self, item: Frame | FrameFailure) -> None:
+        """Sink handed to the source: blocks while the queue is full (backpressure)."""
+        stamped = (item, time.perf_counter())
+        while True:
+            try:
+                self._queue.put(stamped, timeout=0.2)
+                break
+            except queue.Full:
+                if self._stop_requested.is_set():
+                    log.warning("stopping: %s not queued; it will be picked up on restart",
+                                getattr(item, "uri", None) or item.meta.uri)
+                    return
+        with self._lock:
+            self._counts["received"] += 1
+
+    # --- worker side --------------------------------------------------------------------
+    def _next_batch(self) -> list | None:
+        first = self._queue.get()
+        if first is _STOP:
+            return None
+        batch = [first]
+        while len(batch) < self.max_batch:
+            try:
+                item = self._queue.get_nowait()
+            except queue.Empty:
+                break
+            if item is _STOP:
+                self._queue.put(_STOP)  # leave it for this worker's next round
+                break
+            batch.append(item)
+        with self._lock:
+            self._counts["in_flight"] += len(batch)
+        return batch
+
+    def _work(self) -> None:
+        while (batch := self._next_batch()) is not None:
+            for item, received in batch:
+                try:
+                    self._handle(item, received)
+                except Exception:  # a bug in one frame must not stop the run
+                    log.exception("unexpected error handling %s", item)
+                    self._finish(received, None)
+
+    def _handle(self, item: Frame | FrameFailure, received: float) -> None:
+        if isinstance(item, FrameFailure):
+            self._store_failure(item, received)
+            return
+        if self.writer.reader().is_processed(item.meta.uri, item.sha):
+            self._bump("duplicates")
+            self.events.frame_skipped.emit(item.meta.uri)
+            self._finish(received, None)
+            return
+        try:
+            result = self.analyser.analyse(item, self.plate)
+        except Exception as exc:
+            log.debug("analysis failed for %s", item.meta.uri, exc_info=True)
+            reason = f"analysis failed: {type(exc).__name__}: {exc}"
+            self._store_failure(FrameFailure(item.meta.uri, reason, item.sha), received, item)
+            return
+        alerts = self._evaluate(result)
+        future = self.writer.submit(lambda store: store.record_result(result, alerts))
+        future.add_done_callback(lambda f: self._stored(f, result, alerts, received))
+
+    def _evaluate(self, result: FrameResult) -> list[Alert]:
+        well = result.meta.well
+        expected = self.plate.expected(well) if self.plate is not None and well else None
+        now = self.clock()
+        alerts: list[Alert] = []
+        for rule in self.rules:
+            alerts.extend(rule.evaluate(result, expected, now))
+        return alerts
+
+    def _store_failure(
+        self, failure: FrameFailure, received: float, frame: Frame | None = None
+    ) -> None:
+        meta = frame.meta if frame is not None else None
+        future = self.writer.submit(lambda store: store.record_failure(failure, meta))
+
+        def done(f: Future) -> None:
+            if f.exception() is None:
+                self._bump("failed")
+                self.events.frame_failed.emit(failure)
+            self._finish(received, f)
+
+        future.add_done_callback(done)
+
+    def _stored(self, f: Future, result: FrameResult, alerts: list[Alert], received: float) -> None:
+        if f.exception() is None and f.result() is not None:
+            self._bump("processed")
+            self._bump("alerts", len(alerts))
+            self.events.frame_processed.emit(result)
+            for alert in alerts:
+                self.events.alert_raised.emit(alert)
+        elif f.exception() is None:
+            self._bump("duplicates")
+        self._finish(received, f)
+
+    def _bump(self, key: str, n: int = 1) -> None:
+        with self._lock:
+            self._counts[key] += n
+
+    def _finish(self, received: float, future: Future | None) -> None:
+        now = time.perf_counter()
+        with self._lock:
+            self._counts["in_flight"] -= 1
+            if future is not None and future.exception() is None:
+                self._latencies.append((now - received) * 1e3)
+                self._done_times.append(now)
+
+    # --- status -------------------------------------------------------------------------
+    def status(self) -> PipelineStatus:
+        with self._lock:
+            counts = dict(self._counts)
+            latencies = sorted(self._latencies)
+            times = list(self._done_times)
+        fps = (len(times) - 1) / (times[-1] - times[0]) if len(times) > 1 and times[-1] > times[0] else 0.0
+        return PipelineStatus(
+            state=self._state, received=counts["received"], processed=counts["processed"],
+            failed=counts["failed"], duplicates=counts["duplicates"], alerts=counts["alerts"],
+            queue_depth=self._queue.qsize(), frames_per_s=fps,
+            latency_ms_median=statistics.median(latencies) if latencies else None,
+            latency_ms_p99=latencies[min(len(latencies) - 1, int(0.99 * len(latencies)))]
+            if latencies else None,
+            source=self.source.counts(),
+        )
