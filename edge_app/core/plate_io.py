@@ -1,0 +1,296 @@
+"""The file side of plate maps: read a CSV or Excel sheet into numbered rows, parse cells.
+
+:mod:`edge_app.core.plate` decides what a row means; this module reads sheets, classifies
+headers and turns cells into normalised label values. Row numbers are the ones a person
+sees in a spreadsheet program (first line = row 1), comment and blank rows included.
+"""
+
+from __future__ import annotations
+
+import csv
+import difflib
+import io
+import logging
+import re
+import warnings
+import zipfile
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+logger = logging.getLogger(__name__)
+
+CSV_SUFFIXES = (".csv", ".tsv", ".txt")
+EXCEL_SUFFIXES = (".xlsx", ".xlsm")
+_DELIMITERS = (",", ";", "\t")
+_COMMENT = re.compile(r"^\s*#\s*([A-Za-z_][\w\- ]*?)\s*[:=]\s*(.*?)\s*$")
+
+Cell = object  # a str from CSV; str, int, float, datetime or None from Excel
+
+
+class TableReadError(ValueError):
+    """A file that cannot be read as a table (missing, wrong format, bad encoding)."""
+
+
+@dataclass(frozen=True)
+class RawTable:
+    """The rows of one sheet: ``(row number, cells)`` pairs and ``# key: value`` comments.
+
+    ``rows`` excludes comment and blank rows; ``comments`` maps a comment's key to its row
+    number and value; ``sheet`` names the Excel sheet read (``None`` for CSV).
+    """
+
+    rows: list[tuple[int, list[Cell]]]
+    comments: dict[str, tuple[int, str]] = field(default_factory=dict)
+    sheet: str | None = None
+
+
+def read_table(path: Path, *, sheet_hint: str | None = None) -> RawTable:
+    """Read ``path`` by its suffix; raise :class:`TableReadError` with a readable reason."""
+    path = Path(path)
+    if not path.is_file():
+        raise TableReadError(f"file not found: {path}")
+    suffix = path.suffix.lower()
+    if suffix in CSV_SUFFIXES:
+        return _read_csv(path)
+    if suffix in EXCEL_SUFFIXES:
+        return _read_excel(path, sheet_hint)
+    valid = ", ".join(CSV_SUFFIXES + EXCEL_SUFFIXES)
+    raise TableReadError(f"unsupported plate map format {suffix!r}; valid: {valid}")
+
+
+def _read_csv(path: Path) -> RawTable:
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError as error:
+        raise TableReadError(
+            f"not UTF-8 text ({error.reason} at byte {error.start}); save the CSV as UTF-8"
+        ) from error
+    delimiter = sniff_delimiter(text)
+    records = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    return _collect((number, list(record)) for number, record in enumerate(records, start=1))
+
+
+def sniff_delimiter(text: str) -> str:
+    """Pick ``,``, ``;`` or tab: the one used most in the header (first real) line."""
+    for line in text.splitlines():
+        if line.strip() and not line.lstrip().startswith("#"):
+            counts = {delimiter: line.count(delimiter) for delimiter in _DELIMITERS}
+            best = max(_DELIMITERS, key=lambda d: counts[d])
+            return best if counts[best] > 0 else ","
+    return ","
+
+
+def _read_excel(path: Path, sheet_hint: str | None) -> RawTable:
+    import openpyxl  # an optional-feeling dependency kept off the import path of the core
+    from openpyxl.utils.exceptions import InvalidFileException
+
+    try:
+        with warnings.catch_warnings():
+            # openpyxl warns about Excel features it ignores (data validation, styles).
+            warnings.filterwarnings("ignore", category=UserWarning, module="openpyxl")
+            workbook = openpyxl.load_workbook(path, read_only=True, data_only=True)
+    except (InvalidFileException, zipfile.BadZipFile, OSError, KeyError, ValueError) as error:
+        raise TableReadError(f"cannot open as an Excel workbook: {error}") from error
+    try:
+        name = _pick_sheet(workbook.sheetnames, sheet_hint)
+        sheet = workbook[name]
+        rows = (
+            (number, list(values))
+            for number, values in enumerate(sheet.iter_rows(values_only=True), start=1)
+        )
+        table = _collect(rows)
+    finally:
+        workbook.close()
+    logger.debug("read sheet %r of %s", name, path)
+    return RawTable(rows=table.rows, comments=table.comments, sheet=name)
+
+
+def _pick_sheet(names: list[str], hint: str | None) -> str:
+    """The sheet named like ``hint`` (case/punctuation-insensitive), else the first sheet."""
+    if hint:
+        wanted = squash(hint)
+        for name in names:
+            if squash(name) == wanted:
+                return name
+    return names[0]
+
+
+def squash(text: str) -> str:
+    """Lower-case ``text`` and drop everything but letters and digits."""
+    return re.sub(r"[\W_]+", "", str(text).casefold())
+
+
+def _collect(rows: Iterable[tuple[int, list[Cell]]]) -> RawTable:
+    kept: list[tuple[int, list[Cell]]] = []
+    comments: dict[str, tuple[int, str]] = {}
+    for number, cells in rows:
+        first = next((c for c in cells if not is_blank(c)), None)
+        if first is None:
+            continue
+        if isinstance(first, str) and first.lstrip().startswith("#"):
+            _parse_comment(number, cells, comments)
+            continue
+        kept.append((number, cells))
+    return RawTable(rows=kept, comments=comments)
+
+
+def _parse_comment(number: int, cells: list[Cell], comments: dict[str, tuple[int, str]]) -> None:
+    """``# seeded_at: 2024-05-01T09:00`` -> ``comments["seeded_at"]``; other text is ignored."""
+    text = ",".join(str(c) for c in cells if not is_blank(c))
+    match = _COMMENT.match(text)
+    if match:
+        key = re.sub(r"[\s\-]+", "_", match.group(1).strip().lower())
+        comments[key] = (number, match.group(2).rstrip(",; \t"))
+
+
+def is_blank(cell: Cell) -> bool:
+    """True for ``None`` and whitespace-only strings."""
+    return cell is None or (isinstance(cell, str) and not cell.strip())
+
+
+# ---- cells to values --------------------------------------------------------------------
+
+_WELL_HEADERS = {"well", "well_id", "well_name", "wellid"}
+_DENSITY = re.compile(r"^(\d{1,3}(?:[,' ]\d{3})+|\d+(?:\.\d+)?)\s*(k)?\s*(?:cells?(?:/well)?)?$")
+_MAGNIFICATION = re.compile(r"^(\d+(?:\.\d+)?)\s*[x×]?$")
+_REPLICATE = re.compile(r"^([a-z]*)\s*0*(\d+)$")
+
+
+def column_letter(index: int) -> str:
+    """Spreadsheet column letter of a zero-based index (0 -> ``A``, 26 -> ``AA``)."""
+    letters = ""
+    index += 1
+    while index:
+        index, rest = divmod(index - 1, 26)
+        letters = chr(ord("A") + rest) + letters
+    return letters
+
+
+def column_key(header: str) -> str:
+    """Header without units in brackets, surrounding spaces or case.
+
+    Spaces and hyphens inside a name are not forgiven: ``cell line`` is reported as a likely
+    misspelling of ``cell_line`` (issue 2), so a plate map's columns are exactly the labels.
+    """
+    return re.sub(r"\(.*?\)|\[.*?\]", "", header).strip().casefold()
+
+
+def classify_column(header: str, labels: tuple[str, ...]) -> tuple[str, str, str | None]:
+    """``(kind, name, problem)`` of a header: kind is well, label, seeded_at or annotation.
+
+    ``problem`` is set when the header looks like a misspelled label (small edit distance).
+    """
+    key = column_key(header)
+    if key in _WELL_HEADERS:
+        return "well", "well", None
+    known = {column_key(name): name for name in (*labels, "seeded_at")}
+    if key in known:
+        name = known[key]
+        return ("seeded_at" if name == "seeded_at" else "label"), name, None
+    for known_key, name in known.items():
+        if 0 < edit_distance(key, known_key) <= (1 if len(known_key) < 6 else 2):
+            return (
+                "annotation",
+                header,
+                (
+                    f"looks like a misspelled label; rename the column to '{name}' (or give it "
+                    "a clearly different name to keep it as an annotation)"
+                ),
+            )
+    return "annotation", header, None
+
+
+def edit_distance(a: str, b: str) -> int:
+    """Levenshtein distance (insertions, deletions, substitutions)."""
+    previous = list(range(len(b) + 1))
+    for i, char_a in enumerate(a, start=1):
+        current = [i]
+        for j, char_b in enumerate(b, start=1):
+            current.append(
+                min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (char_a != char_b))
+            )
+        previous = current
+    return previous[-1]
+
+
+def cell_text(cell: Cell) -> str:
+    """A cell as text: integral numbers without ``.0``, times in ISO form, text stripped."""
+    if isinstance(cell, bool):
+        return str(cell)
+    if isinstance(cell, float) and cell.is_integer():
+        return str(int(cell))
+    if hasattr(cell, "isoformat"):
+        return cell.isoformat()  # type: ignore[no-any-return, attr-defined]
+    return "" if cell is None else str(cell).strip()
+
+
+def label_value(
+    label: str, cell: Cell, valid: Sequence[object] | None, *, ordinal: bool = False
+) -> str:
+    """Normalise one label cell and match it to ``valid`` (the vocabulary) when given.
+
+    ``3,000 cells`` -> ``3000``; ``10x`` -> ``10X``; replicate ``2`` -> ``B2``/``T2``.
+    Ordinal labels outside the vocabulary are accepted within its numeric range.
+    Raises ``ValueError`` with the close valid values.
+    """
+    text = cell_text(cell)
+    if label == "seeding_density":
+        text = _density(text)
+    elif label == "magnification":
+        text = _magnification(text)
+    elif label in ("biological_rep", "technical_rep"):
+        text = _replicate("B" if label == "biological_rep" else "T", text)
+    if valid is None:
+        return text
+    return match_vocabulary(label, text, [str(v) for v in valid], ordinal=ordinal)
+
+
+def _density(text: str) -> str:
+    match = _DENSITY.match(text.strip().lower())
+    if match is None:
+        raise ValueError(f"{text!r} is not a number of cells (write e.g. 3000 or 3,000 cells)")
+    number = float(re.sub(r"[,' ]", "", match.group(1))) * (1000 if match.group(2) else 1)
+    if not number.is_integer() or number <= 0:
+        raise ValueError(f"{text!r} is not a whole, positive number of cells")
+    return str(int(number))
+
+
+def _magnification(text: str) -> str:
+    match = _MAGNIFICATION.match(text.strip().lower())
+    if match is None:
+        raise ValueError(f"{text!r} is not a magnification (write e.g. 10X)")
+    number = float(match.group(1))
+    return f"{int(number) if number.is_integer() else number}X"
+
+
+def _replicate(prefix: str, text: str) -> str:
+    match = _REPLICATE.match(text.strip().lower())
+    if match is None or match.group(1) not in ("", prefix.lower()):
+        return text
+    return f"{prefix}{int(match.group(2))}"
+
+
+def match_vocabulary(label: str, value: str, valid: Sequence[str], *, ordinal: bool) -> str:
+    """The canonical spelling of ``value`` in ``valid``; raise ``ValueError`` if unknown."""
+    if value in valid:
+        return value
+    hits = list(dict.fromkeys(v for v in valid if squash(v) == squash(value)))
+    if len(hits) == 1:
+        return hits[0]
+    if hits:
+        raise ValueError(f"{value!r} matches several {label} values: {', '.join(hits)}")
+    numbers = [float(v) for v in valid if re.fullmatch(r"\d+(?:\.\d+)?", v)]
+    if ordinal and numbers and re.fullmatch(r"\d+(?:\.\d+)?", value):
+        if min(numbers) <= float(value) <= max(numbers):
+            return value
+        raise ValueError(
+            f"{label} {value} is outside the engine's range "
+            f"{cell_text(min(numbers))}..{cell_text(max(numbers))}"
+        )
+    keys = {squash(v): v for v in valid}
+    close = [keys[k] for k in difflib.get_close_matches(squash(value), keys, n=3, cutoff=0.6)]
+    if close:
+        raise ValueError(f"unknown {label} {value!r}; did you mean {', '.join(close)}?")
+    shown = ", ".join(valid[:12]) + (f", ... ({len(valid)} in all)" if len(valid) > 12 else "")
+    raise ValueError(f"unknown {label} {value!r}; valid values: {shown}")

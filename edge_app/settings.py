@@ -1,0 +1,273 @@
+"""The one settings tree: defaults < TOML file < ``SENTINEL_*`` variables < CLI flags.
+
+Each component reads its own section. Nested values come from variables with ``__`` between
+the levels, e.g. ``SENTINEL_PIPELINE__QUEUE_SIZE=8``; the TOML file uses one table per
+section (``[pipeline]``, ``queue_size = 8``). Flags are passed to :func:`load_settings` as
+keyword arguments (``pipeline={"queue_size": 8}`` or ``pipeline__queue_size=8``); ``None``
+means "flag not given". Unknown keys are errors, so a typo cannot be silently ignored.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+import tomllib
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
+from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+logger = logging.getLogger(__name__)
+
+ENV_PREFIX = "SENTINEL_"
+ENV_DELIMITER = "__"
+SETTINGS_FILE_NAME = "sentinel-settings.toml"
+_TOML_FILE: ContextVar[Path | None] = ContextVar("sentinel_toml_file", default=None)
+_LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+
+class SettingsError(ValueError):
+    """Settings that cannot be loaded; the message lists every bad value and its origin."""
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class SourceSettings(_Section):
+    """Where frames come from. ``kind`` is a source registry name (checked at wiring)."""
+
+    kind: Annotated[str, Field(min_length=1)] = "folder"
+    folder: Path | None = None
+    polling: bool = False
+    settle_s: Annotated[float, Field(ge=0)] = 0.5
+    rescan_s: Annotated[float, Field(gt=0)] = 5.0
+    name_pattern: str | None = None
+    once: bool = False
+
+
+class PipelineSettings(_Section):
+    """Queue and batching of the frame pipeline."""
+
+    queue_size: Annotated[int, Field(ge=1)] = 64
+    max_batch: Annotated[int, Field(ge=1)] = 8
+    workers: Annotated[int, Field(ge=1)] = 1
+
+
+class SegmentationSettings(_Section):
+    """Which segmenter backend (a registry name, checked at wiring)."""
+
+    backend: Annotated[str, Field(min_length=1)] = "classical"
+
+
+class PlateSettings(_Section):
+    """The plate map of the run and the plate's id (else taken from the map)."""
+
+    protocol: Path | None = None
+    plate_id: str | None = None
+
+
+class StoreSettings(_Section):
+    """The SQLite store."""
+
+    path: Path = Path("sentinel.sqlite")
+
+
+class AlertSettings(_Section):
+    """Alert rules: conformal error rate and how many frames a mismatch must persist."""
+
+    rules: tuple[str, ...] = ("quality",)
+    error_rate: Annotated[float, Field(gt=0, lt=1)] = 0.01
+    persist_frames: Annotated[int, Field(ge=1)] = 2
+
+
+class LogSettings(_Section):
+    """Logging level of the application."""
+
+    level: str = "INFO"
+
+    @field_validator("level")
+    @classmethod
+    def _known_level(cls, value: str) -> str:
+        level = value.strip().upper()
+        if level not in _LOG_LEVELS:
+            raise ValueError(f"unknown log level {value!r}; valid: {', '.join(_LOG_LEVELS)}")
+        return level
+
+
+class SentinelSettings(BaseSettings):
+    """All settings of a sentinel run, one section per component."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX,
+        env_nested_delimiter=ENV_DELIMITER,
+        extra="forbid",
+        frozen=True,
+    )
+
+    source: SourceSettings = SourceSettings()
+    pipeline: PipelineSettings = PipelineSettings()
+    segmentation: SegmentationSettings = SegmentationSettings()
+    plate: PlateSettings = PlateSettings()
+    store: StoreSettings = StoreSettings()
+    alerts: AlertSettings = AlertSettings()
+    log: LogSettings = LogSettings()
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Flags (init) > ``SENTINEL_*`` variables > TOML file (set by load_settings)."""
+        toml = TomlConfigSettingsSource(settings_cls, toml_file=_TOML_FILE.get())
+        return init_settings, env_settings, toml
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-compatible values (paths as strings)."""
+        return self.model_dump(mode="json")
+
+    def dump_json(self) -> str:
+        """The effective settings as indented JSON."""
+        return json.dumps(self.to_dict(), indent=2)
+
+    def dump_toml(self) -> str:
+        """The effective settings as TOML that :func:`load_settings` reads back.
+
+        ``None`` values are left out (TOML has no null); they are the defaults.
+        """
+        lines: list[str] = []
+        for section, table in self.to_dict().items():
+            lines.append(f"[{section}]")
+            lines += [f"{key} = {_toml_value(v)}" for key, v in table.items() if v is not None]
+            lines.append("")
+        return "\n".join(lines)
+
+    def save(self, folder: Path, name: str = SETTINGS_FILE_NAME) -> Path:
+        """Write the TOML beside a run and log the effective settings; return the file."""
+        path = Path(folder) / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(self.dump_toml(), encoding="utf-8")
+        logger.info("effective settings (saved to %s): %s", path, json.dumps(self.to_dict()))
+        return path
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        if math.isnan(value):
+            return "nan"
+        return repr(value) if math.isfinite(value) else ("inf" if value > 0 else "-inf")
+    if isinstance(value, int):
+        return str(value)
+    return json.dumps(str(value), ensure_ascii=False)
+
+
+def load_settings(toml_path: Path | None = None, **overrides: Any) -> SentinelSettings:
+    """Build the settings: defaults < ``toml_path`` < ``SENTINEL_*`` variables < ``overrides``.
+
+    Args:
+        toml_path: a TOML settings file; it must exist when given.
+        **overrides: CLI flags as sections (``pipeline={"queue_size": 8}``) or flattened
+            (``pipeline__queue_size=8``); ``None`` values are ignored.
+
+    Raises:
+        SettingsError: one message listing every bad value and where it came from.
+    """
+    toml_data = _read_toml(toml_path) if toml_path is not None else {}
+    flags = _nest(overrides)
+    with _toml_file(toml_path):
+        try:
+            return SentinelSettings(**flags)
+        except ValidationError as error:
+            raise SettingsError(_describe(error, toml_path, toml_data, flags)) from None
+
+
+@contextmanager
+def _toml_file(path: Path | None) -> Iterator[None]:
+    token = _TOML_FILE.set(Path(path) if path is not None else None)
+    try:
+        yield
+    finally:
+        _TOML_FILE.reset(token)
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    path = Path(path)
+    if not path.is_file():
+        raise SettingsError(f"settings file not found: {path}")
+    try:
+        with path.open("rb") as handle:
+            return tomllib.load(handle)
+    except tomllib.TOMLDecodeError as error:
+        raise SettingsError(f"settings file {path} is not valid TOML: {error}") from None
+
+
+def _nest(overrides: Mapping[str, Any]) -> dict[str, Any]:
+    """``{"a__b": 1, "c": {"d": None}}`` -> ``{"a": {"b": 1}}`` without ``None`` values."""
+    nested: dict[str, Any] = {}
+    for key, value in overrides.items():
+        if isinstance(value, Mapping):
+            value = _nest(value) or None
+        if value is None:
+            continue
+        *parents, leaf = key.split(ENV_DELIMITER)
+        target = nested
+        for parent in parents:
+            target = target.setdefault(parent, {})
+        if isinstance(value, dict) and isinstance(target.get(leaf), dict):
+            target[leaf].update(value)
+        else:
+            target[leaf] = value
+    return nested
+
+
+def _describe(
+    error: ValidationError, toml_path: Path | None, toml_data: dict[str, Any], flags: dict
+) -> str:
+    lines = []
+    for item in error.errors():
+        loc = tuple(str(part) for part in item["loc"])
+        origin = _origin(loc, toml_path, toml_data, flags)
+        kind = item["type"]
+        got = "" if kind in ("extra_forbidden", "value_error") else f" (got {item['input']!r})"
+        message = "unknown setting" if kind == "extra_forbidden" else item["msg"]
+        message = message.removeprefix("Value error, ")
+        lines.append(f"  {'.'.join(loc)}: {message}{got} [from {origin}]")
+    count = len(lines)
+    return f"invalid settings ({count} problem{'s' if count != 1 else ''}):\n" + "\n".join(lines)
+
+
+def _origin(loc: tuple[str, ...], toml_path: Path | None, toml: dict, flags: dict) -> str:
+    """Which layer supplied the value at ``loc``: flag, variable, TOML file or default."""
+    if _has(flags, loc):
+        return "command-line flags"
+    variable = ENV_PREFIX + ENV_DELIMITER.join(loc).upper()
+    if any(name.upper() == variable for name in os.environ):
+        return f"environment variable {variable}"
+    if _has(toml, loc):
+        return f"{toml_path} [{loc[0]}]" if len(loc) > 1 else str(toml_path)
+    return "defaults"
+
+
+def _has(tree: Any, loc: tuple[str, ...]) -> bool:
+    for part in loc:
+        if not isinstance(tree, Mapping) or part not in tree:
+            return False
+        tree = tree[part]
+    return True
