@@ -8,7 +8,7 @@ from rich.table import Table
 from edge_app.core.frames import FrameFailure
 from edge_app.core.results import Alert, FrameResult, Severity
 
-console = Console(highlight=False)
+console = Console(highlight=False, soft_wrap=True)
 _SEVERITY_STYLE = {Severity.INFO: "cyan", Severity.WARNING: "yellow", Severity.CRITICAL: "bold red"}
 
 
@@ -51,3 +51,18 @@ def print_summary(summary) -> None:  # noqa: ANN001  (a StoreSummary)
     for kind, n in summary.alerts_by_kind.items():
         table.add_row(f"  alerts: {kind}", str(n))
     console.print(table)
+
+
+def print_latency(report) -> None:  # noqa: ANN001  (a LatencyReport)
+    table = Table(title=f"{report.stored}/{report.frames} frames of {report.size}x{report.size} "
+                        f"uint16 written at {report.rate:g}/s")
+    table.add_column("stage")
+    table.add_column("median ms", justify="right")
+    table.add_column("p99 ms", justify="right")
+    for stage, median in report.stage_ms_median.items():
+        table.add_row(stage, f"{median:.1f}", f"{report.stage_ms_p99[stage]:.1f}")
+    table.add_row("file complete -> stored", f"{report.latency_ms_median:.1f}",
+                  f"{report.latency_ms_p99:.1f}")
+    console.print(table)
+    console.print(f"throughput {report.frames_per_s:.2f} frames/s, peak RSS "
+                  f"{report.peak_rss_mb:.0f} MB")

@@ -17,7 +17,7 @@ log = logging.getLogger(__name__)
 
 
 def run_live(
-    settings: Any, db: Path, plate: Any | None, *, stop_when: Callable[[], bool] | None = None,
+    settings: Any, db: Path, plate: Any | None, *, stop_when: Callable[[Any], bool] | None = None,
     source: Any | None = None, quiet: bool = False,
 ) -> Any:
     """Run the pipeline until the source is exhausted (``once``), ``stop_when()`` or Ctrl-C.
@@ -55,10 +55,10 @@ def run_live(
         writer.close()
 
 
-def _wait(pipeline: Any, once: bool, stop_when: Callable[[], bool] | None) -> None:
-    """Block until a ``once`` source is done, ``stop_when()`` is true, or Ctrl-C."""
+def _wait(pipeline: Any, once: bool, stop_when: Callable[[Any], bool] | None) -> None:
+    """Block until a ``once`` source is done, ``stop_when(status)`` is true, or Ctrl-C."""
     while not (once and pipeline.wait(timeout=0.25)):
-        if stop_when is not None and stop_when():
+        if stop_when is not None and stop_when(pipeline.status()):
             return
         if not once:
             time.sleep(0.25)
@@ -95,5 +95,63 @@ def watch(
             console.print("[yellow]The dashboard is not part of this build yet; running "
                           "headless.[/yellow]")
         print_summary(run_live(settings, db, protocol))
+
+    run_command(body)
+
+
+@app.command()
+def demo(
+    headless: Annotated[bool, typer.Option(help="No dashboard; print to the terminal.")] = False,
+    out: Annotated[Path | None, typer.Option(help="Folder to keep (default: a temp folder).")]
+    = None,
+    log_level: Annotated[str, typer.Option(help="Logging level.")] = "WARNING",
+) -> None:
+    """Simulate a small plate acquisition into a folder while 'watch' runs on it.
+
+    Example: sentinel demo --headless
+    """
+
+    def body() -> None:
+        import tempfile
+
+        from edge_app.core.plate import load_plate_protocol
+        from edge_app.demo import DemoPlan, SimulatedAcquisition, score_alerts, write_plate_map
+        from edge_app.settings import load_settings
+        from edge_app.store import Store
+
+        configure_logging(log_level)
+        workdir = out or Path(tempfile.mkdtemp(prefix="sentinel-demo-"))
+        folder = workdir / "acquisition"
+        folder.mkdir(parents=True, exist_ok=True)
+        plan = DemoPlan()
+        acquisition = SimulatedAcquisition(folder, plan)
+        plate_csv = write_plate_map(workdir / "plate.csv", plan,
+                                    acquisition.sim.seeded_at.isoformat())
+        plate = load_plate_protocol(plate_csv, plate_id=plan.plate_id)
+        settings = load_settings(None, source={"folder": folder, "settle_s": 0.3,
+                                               "name_pattern": "plate-well-site-time"})
+        n_frames = len(plan.wells) * len(plan.hours)
+        if not headless:
+            console.print("[yellow]The dashboard is not part of this build yet; running "
+                          "headless.[/yellow]")
+        console.print(f"demo: imaging {len(plan.wells)} wells x {len(plan.hours)} time points "
+                      f"into {folder} at {plan.rate:g} frames/s")
+        acquisition.start()
+        db = workdir / "demo.sqlite"
+        summary = run_live(settings, db, plate, stop_when=lambda st: acquisition.finished.is_set()
+                           and st.processed + st.failed + st.duplicates >= n_frames)
+        acquisition.join(10)
+        if acquisition.error is not None:
+            raise RuntimeError(f"the simulated microscope failed: {acquisition.error}")
+        print_summary(summary)
+        store = Store(db, readonly=True)
+        try:
+            alerts = store.alerts()
+        finally:
+            store.close()
+        console.print("Injected deviations (ground truth) vs alerts:")
+        for line in score_alerts(alerts, acquisition.result.deviations):
+            console.print("  " + line)
+        console.print(f"demo folder: {workdir}  (store: {db.name}, plate map: {plate_csv.name})")
 
     run_command(body)

@@ -7,6 +7,8 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any, Protocol
 
+import numpy as np
+
 from edge_app.core.frames import Frame
 from edge_app.core.results import FrameResult, Quality
 from engines.morphometry import shape_descriptors
@@ -34,6 +36,15 @@ class FrameAnalyser:
         self.segmenter = segmenter
         self.quality = quality or QualityConfig()
         self.clock = clock
+
+    def warmup(self) -> None:
+        """Run the stages once on a blank frame so lazy imports and caches are paid up front."""
+        blank = np.full((256, 256), 1000, np.uint16)
+        blank[96:160, 96:160] = 400
+        seg = self.segmenter.segment(blank)
+        if seg.found:
+            shape_descriptors(seg.mask, scale=seg.scale)
+        assess(seg, self.quality)
 
     def analyse(self, frame: Frame, plate: Any | None) -> FrameResult:
         timings: dict[str, float] = {}

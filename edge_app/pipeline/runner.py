@@ -104,6 +104,7 @@ class Pipeline:
     def start(self) -> None:
         if self._state is not RunState.IDLE:
             raise RuntimeError(f"pipeline is {self._state}; create a new one to run again")
+        self.analyser.warmup()
         self._state = RunState.RUNNING
         for i in range(self.n_workers):
             worker = threading.Thread(target=self._work, name=f"pipeline-worker-{i}", daemon=True)
