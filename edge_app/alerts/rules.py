@@ -6,11 +6,14 @@ per-well state so a persistent condition alerts once, not on every frame.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any, Protocol
 
 from edge_app.core.results import Alert, FrameResult, Quality, Severity
+
+log = logging.getLogger(__name__)
 
 _QUALITY_TEXT = {
     Quality.NO_SPHEROID: "no spheroid found",
@@ -61,12 +64,36 @@ class QualityRule:
         )
 
 
-RULES: dict[str, Callable[[], AlertRule]] = {"quality": QualityRule}
+def _protocol(heads: Any = None, persist: int = 2, **_: Any) -> AlertRule | None:
+    from edge_app.alerts.verdicts import ProtocolVerdictRule
+
+    if not heads:
+        log.warning("protocol verdicts are off: no IPP engine is loaded")
+        return None
+    return ProtocolVerdictRule(heads=heads, persist=persist)
 
 
-def create_rules(names: list[str] | tuple[str, ...]) -> list[AlertRule]:
-    """Instantiate rules by name; an unknown name raises listing the valid ones."""
+def _growth(**_: Any) -> AlertRule:
+    from edge_app.alerts.verdicts import GrowthRule
+
+    return GrowthRule()
+
+
+RULES: dict[str, Callable[..., AlertRule | None]] = {
+    "quality": lambda **_: QualityRule(),
+    "protocol": _protocol,
+    "growth": _growth,
+}
+
+
+def create_rules(names: list[str] | tuple[str, ...], **context: Any) -> list[AlertRule]:
+    """Instantiate rules by name; an unknown name raises listing the valid ones.
+
+    ``context`` carries what some rules need (``heads`` of the IPP engine, ``persist``); a
+    rule whose engine is absent is left out with a logged reason.
+    """
     unknown = [n for n in names if n not in RULES]
     if unknown:
         raise ValueError(f"unknown alert rule(s) {unknown}; valid: {sorted(RULES)}")
-    return [RULES[n]() for n in names]
+    rules = [RULES[n](**context) for n in names]
+    return [r for r in rules if r is not None]

@@ -34,6 +34,19 @@ class AlertState(StrEnum):
 
 
 @dataclass(frozen=True)
+class Forecast:
+    """How this frame compares with the one forecast from the well's previous frames.
+
+    ``area_ratio`` is observed / forecast spheroid area; ``ssim`` the structural similarity of
+    the observed and forecast images at the model's size.
+    """
+
+    area_ratio: float
+    ssim: float
+    from_hours: tuple[float, ...] = ()
+
+
+@dataclass(frozen=True)
 class FrameResult:
     """Everything the pipeline learned from one frame."""
 
@@ -50,6 +63,8 @@ class FrameResult:
     hours: float | None
     processed_at: datetime
     timings_ms: dict[str, float] = field(default_factory=dict)
+    predictions: dict[str, dict[str, float]] | None = None
+    forecast: Forecast | None = None
 
     @property
     def usable(self) -> bool:

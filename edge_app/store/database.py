@@ -176,6 +176,12 @@ class Store:
         }
         shape = result.shape.as_dict() if result.shape else dict.fromkeys(SHAPE_FEATURES)
         row.update(shape)
+        if result.predictions is not None:
+            row["predictions"] = json.dumps(result.predictions)
+        if result.forecast is not None:
+            row.update(forecast_area_ratio=result.forecast.area_ratio,
+                       forecast_ssim=result.forecast.ssim,
+                       forecast_error=1.0 - result.forecast.ssim)
         return row
 
     @staticmethod

@@ -61,8 +61,14 @@ def _initial_schema(db: Database) -> None:
     )
 
 
+def _forecast_columns(db: Database) -> None:
+    db["results"].add_column("forecast_area_ratio", float)
+    db["results"].add_column("forecast_ssim", float)
+
+
 MIGRATIONS: tuple[tuple[str, Callable[[Database], None]], ...] = (
     ("0001_initial_schema", _initial_schema),
+    ("0002_forecast_columns", _forecast_columns),
 )
 
 
