@@ -73,9 +73,7 @@ class Frame:
     sha: str = ""
 
     def __post_init__(self) -> None:
-        pixels = to_grayscale(self.pixels)
-        if pixels is self.pixels or np.shares_memory(pixels, self.pixels):
-            pixels = pixels.view()
+        pixels = to_grayscale(self.pixels).view()  # a view: the caller's flags stay as they were
         pixels.setflags(write=False)
         object.__setattr__(self, "pixels", pixels)
         if not self.sha:
@@ -89,3 +87,5 @@ class FrameFailure:
     uri: str
     reason: str
     sha: str = ""
+    size: int = -1
+    mtime_ns: int = -1

@@ -196,7 +196,9 @@ class Store:
 
     def record_failure(self, failure: FrameFailure, meta: FrameMeta | None = None) -> int | None:
         """Record a frame that could not be processed, with its reason (once per URI + hash)."""
-        meta = meta or FrameMeta(uri=failure.uri)
+        meta = meta or FrameMeta(
+            uri=failure.uri, extra={"size": failure.size, "mtime_ns": failure.mtime_ns}
+        )
         with self.db.atomic():
             return self._insert_frame(self._frame_row(meta, failure.sha, "failed", failure.reason))
 
