@@ -44,23 +44,23 @@ def _p99(values: list[float]) -> float:
     return ordered[min(len(ordered) - 1, int(round(0.99 * (len(ordered) - 1))))]
 
 
-def _frames(n: int, size: int, seed: int) -> list[np.ndarray]:
-    """A few distinct drawn spheroids, varied per frame so every content hash differs."""
+def _base_frame(size: int, seed: int) -> np.ndarray:
+    """One rendered spheroid; each written frame flips its low bits so every hash differs."""
     from trainer.synth.renderer import SpheroidRenderer
 
     rng = np.random.default_rng(seed)
     renderer = SpheroidRenderer()
     row = renderer.vocab.sample_row(rng)
-    base = renderer.render(row, seed, (size, size)).image.astype(np.uint16)
-    return [base ^ np.uint16(i + 1) for i in range(n)]  # same look, distinct bytes
+    return renderer.render(row, seed, (size, size)).image.astype(np.uint16)
 
 
-def _write(folder: Path, images: list[np.ndarray], rate: float, done: dict[str, float]) -> None:
+def _write(folder: Path, base: np.ndarray, n: int, rate: float, done: dict[str, float]) -> None:
     import tifffile
 
     interval = 1.0 / rate if rate > 0 else 0.0
     start = time.perf_counter()
-    for i, image in enumerate(images):
+    for i in range(n):
+        image = base ^ np.uint16(i + 1)  # same look, distinct bytes
         due = start + i * interval
         time.sleep(max(0.0, due - time.perf_counter()))
         path = folder / f"bench_A{i % 12 + 1}_s0_t{i // 12}h.tif"
@@ -76,7 +76,7 @@ def measure_latency(n: int = 200, size: int = 2048, rate: float = 4.0, seed: int
     from edge_app.settings import load_settings
     from edge_app.store import StoreWriter
 
-    images = _frames(n, size, seed)
+    base = _base_frame(size, seed)
     completed: dict[str, float] = {}
     with tempfile.TemporaryDirectory(prefix="sentinel-bench-") as tmp:
         folder, db = Path(tmp) / "acq", Path(tmp) / "bench.sqlite"
@@ -87,7 +87,7 @@ def measure_latency(n: int = 200, size: int = 2048, rate: float = 4.0, seed: int
         pipeline = build_pipeline(settings, writer)
         rss = [psutil.Process().memory_info().rss]
         pipeline.start()
-        producer = threading.Thread(target=_write, args=(folder, images, rate, completed))
+        producer = threading.Thread(target=_write, args=(folder, base, n, rate, completed))
         began = time.perf_counter()
         producer.start()
         deadline = time.monotonic() + n / max(rate, 0.5) + 120
