@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from edge_app.core.frames import Frame, FrameMeta
+
 LABEL_HEADER = ("well,cell_line,culture_medium,seeding_density,formation_method,microscope,"
                 "magnification,biological_rep,technical_rep,seeded_at")
 

@@ -46,7 +46,7 @@ class QualityRule:
     def evaluate(self, result: FrameResult, expected: Any, now: datetime) -> list[Alert]:
         meta = result.meta
         key = (meta.plate_id, meta.well, meta.site)
-        issues = {q for q in result.quality if q is not Quality.OK}
+        issues: set[Quality] = {q for q in result.quality if q is not Quality.OK}
         already = self._open.get(key, set())
         self._open[key] = issues
         return [self._alert(result, issue, expected, now) for issue in sorted(issues - already)]

@@ -35,10 +35,11 @@ def print_failure(failure: FrameFailure) -> None:
 
 def print_alert(alert: Alert) -> None:
     style = _SEVERITY_STYLE[alert.severity]
-    console.print(f"[{style}]ALERT {alert.severity.value:<8}[/{style}] {alert.kind}: {alert.message}")
+    severity = f"[{style}]ALERT {alert.severity.value:<8}[/{style}]"
+    console.print(f"{severity} {alert.kind}: {alert.message}")
 
 
-def print_summary(summary) -> None:  # noqa: ANN001  (a StoreSummary)
+def print_summary(summary) -> None:
     table = Table(title="Store summary", show_header=False)
     table.add_row("plates", ", ".join(summary.plates) or "-")
     table.add_row("frames", str(summary.frames))
@@ -53,7 +54,7 @@ def print_summary(summary) -> None:  # noqa: ANN001  (a StoreSummary)
     console.print(table)
 
 
-def print_latency(report) -> None:  # noqa: ANN001  (a LatencyReport)
+def print_latency(report) -> None:
     table = Table(title=f"{report.stored}/{report.frames} frames of {report.size}x{report.size} "
                         f"uint16 written at {report.rate:g}/s")
     table.add_column("stage")

@@ -66,19 +66,32 @@ def _wait(pipeline: Any, once: bool, stop_when: Callable[[Any], bool] | None) ->
 
 @app.command()
 def watch(
-    folder: Annotated[Path, typer.Argument(help="Folder the microscope saves to.")],
+    folder: Annotated[Path | None, typer.Argument(
+        help="Folder the microscope saves to (only for --source folder).")] = None,
     plate: Annotated[Path | None, typer.Option(help="Plate map (CSV or .xlsx).")] = None,
     db: Annotated[Path, typer.Option(help="SQLite store.")] = Path("sentinel.sqlite"),
     headless: Annotated[bool, typer.Option(help="No dashboard; print to the terminal.")] = False,
     config: Annotated[Path | None, typer.Option(help="Settings TOML file.")] = None,
-    polling: Annotated[bool, typer.Option(help="Poll instead of OS events (network shares).")] = False,
+    polling: Annotated[
+        bool, typer.Option(help="Poll instead of OS events (network shares).")
+    ] = False,
     pattern: Annotated[str | None, typer.Option(help="File-name preset or regex.")] = None,
     once: Annotated[bool, typer.Option(help="Process what is there, then exit.")] = False,
+    source: Annotated[str, typer.Option(
+        help="folder | mm-virtual | pymmcore | pycromanager.")] = "folder",
+    sites: Annotated[int | None, typer.Option(help="Sites per well (Micro-Manager sources).")]
+    = None,
+    timepoints: Annotated[int | None, typer.Option(help="Time points (Micro-Manager sources).")]
+    = None,
+    mm_config: Annotated[Path | None, typer.Option(
+        help="Micro-Manager hardware .cfg (pymmcore; pycromanager headless).")] = None,
     log_level: Annotated[str, typer.Option(help="Logging level.")] = "WARNING",
 ) -> None:
-    """Watch FOLDER for new frames, analyse each, store results and print alerts.
+    """Watch FOLDER (or image the plate through Micro-Manager), analyse each frame, alert.
 
     Example: sentinel watch D:/acquisitions/plate7 --plate plate7.csv --db plate7.sqlite --headless
+
+    Example: sentinel watch --source mm-virtual --plate plate.csv --sites 2 --timepoints 3
     """
 
     def body() -> None:
@@ -86,10 +99,9 @@ def watch(
         from edge_app.settings import load_settings
 
         configure_logging(log_level)
-        overrides: dict[str, Any] = {"folder": folder, "polling": polling, "once": once}
-        if pattern is not None:
-            overrides["name_pattern"] = pattern
-        settings = load_settings(config, source=overrides)
+        overrides = _source_overrides(source, folder, polling, once, pattern)
+        overrides.update(sites=sites, timepoints=timepoints, mm_config=mm_config)
+        settings = load_settings(config, source=overrides, plate={"protocol": plate})
         protocol = load_plate_protocol(plate) if plate is not None else None
         if not headless:
             console.print("[yellow]The dashboard is not part of this build yet; running "
@@ -97,6 +109,21 @@ def watch(
         print_summary(run_live(settings, db, protocol))
 
     run_command(body)
+
+
+def _source_overrides(
+    source: str, folder: Path | None, polling: bool, once: bool, pattern: str | None
+) -> dict[str, Any]:
+    """Settings flags of the source; Micro-Manager acquisitions are finite (``once``)."""
+    if source == "folder":
+        if folder is None:
+            raise ValueError("give the FOLDER to watch, or pick another --source "
+                             "(mm-virtual, pymmcore, pycromanager)")
+        return {"kind": source, "folder": folder, "polling": polling, "once": once,
+                "name_pattern": pattern}
+    if folder is not None:
+        raise ValueError(f"FOLDER is only for --source folder, not --source {source}")
+    return {"kind": source, "once": True}
 
 
 @app.command()

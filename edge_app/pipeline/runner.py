@@ -160,8 +160,8 @@ class Pipeline:
                 break
             except queue.Full:
                 if self._stop_requested.is_set():
-                    log.warning("stopping: %s not queued; it will be picked up on restart",
-                                getattr(item, "uri", None) or item.meta.uri)
+                    uri = item.uri if isinstance(item, FrameFailure) else item.meta.uri
+                    log.warning("stopping: %s not queued; it will be picked up on restart", uri)
                     return
         with self._lock:
             self._counts["received"] += 1
@@ -266,7 +266,8 @@ class Pipeline:
             counts = dict(self._counts)
             latencies = sorted(self._latencies)
             times = list(self._done_times)
-        fps = (len(times) - 1) / (times[-1] - times[0]) if len(times) > 1 and times[-1] > times[0] else 0.0
+        span = times[-1] - times[0] if len(times) > 1 else 0.0
+        fps = (len(times) - 1) / span if span > 0 else 0.0
         return PipelineStatus(
             state=self._state, received=counts["received"], processed=counts["processed"],
             failed=counts["failed"], duplicates=counts["duplicates"], alerts=counts["alerts"],

@@ -92,7 +92,7 @@ class Store:
     def record_plate(self, plate: PlateLike) -> None:
         """Insert or replace a plate map and its wells' expected labels."""
         with self.db.atomic():
-            self.db["plates"].upsert(
+            self.db.table("plates").upsert(
                 {
                     "id": plate.plate_id, "source": plate.source,
                     "seeded_at": _iso(plate.seeded_at), "n_wells": plate.n_wells,
@@ -100,7 +100,7 @@ class Store:
                 },
                 pk="id",
             )
-            self.db["wells"].upsert_all(
+            self.db.table("wells").upsert_all(
                 (
                     {
                         "plate_id": plate.plate_id, "well": w.well,
@@ -118,6 +118,7 @@ class Store:
 
         ``size < 0`` matches any recorded frame with this URI (NDTiff entries, live frames).
         """
+        params: list[Any]
         if size < 0:
             sql, params = "select 1 from frames where uri = ? limit 1", [uri]
         else:
@@ -159,9 +160,9 @@ class Store:
             frame_id = self._insert_frame(frame_row)
             if frame_id is None:
                 return None
-            self.db["results"].insert(self._result_row(frame_id, result))
+            self.db.table("results").insert(self._result_row(frame_id, result))
             for alert in alerts:
-                self.db["alerts"].insert(self._alert_row(frame_id, alert))
+                self.db.table("alerts").insert(self._alert_row(frame_id, alert))
         return frame_id
 
     @staticmethod
@@ -205,7 +206,7 @@ class Store:
     def record_alert(self, alert: Alert) -> int:
         """Store an alert that belongs to no frame (engine events, source problems)."""
         with self.db.atomic():
-            return int(self.db["alerts"].insert(self._alert_row(None, alert)).last_pk)
+            return int(self.db.table("alerts").insert(self._alert_row(None, alert)).last_pk or 0)
 
     # --- review -------------------------------------------------------------------------
     def review_alert(
@@ -217,8 +218,8 @@ class Store:
         with self.db.atomic():
             if self.db.execute("select 1 from alerts where id = ?", [alert_id]).fetchone() is None:
                 raise StoreError(f"no alert with id {alert_id}")
-            self.db["alerts"].update(alert_id, {"state": state.value, "updated_at": when})
-            self.db["reviews"].insert(
+            self.db.table("alerts").update(alert_id, {"state": state.value, "updated_at": when})
+            self.db.table("reviews").insert(
                 {"alert_id": alert_id, "state": state.value, "reviewer": reviewer,
                  "note": note, "at": when}
             )
@@ -226,15 +227,15 @@ class Store:
     # --- runs ---------------------------------------------------------------------------
     def start_run(self, *, source: str, runtime: str, engines: dict, settings: dict) -> int:
         with self.db.atomic():
-            return int(self.db["engine_runs"].insert({
+            return int(self.db.table("engine_runs").insert({
                 "started_at": datetime.now(UTC).isoformat(), "source": source,
                 "runtime": runtime, "engines": json.dumps(engines),
                 "settings": json.dumps(settings, default=str),
-            }).last_pk)
+            }).last_pk or 0)
 
     def finish_run(self, run_id: int, *, frames: int, failures: int) -> None:
         with self.db.atomic():
-            self.db["engine_runs"].update(run_id, {
+            self.db.table("engine_runs").update(run_id, {
                 "stopped_at": datetime.now(UTC).isoformat(), "frames": frames,
                 "failures": failures,
             })
@@ -253,7 +254,9 @@ class Store:
             failed=scalar("select count(*) from frames where status = 'failed'"),
             usable=scalar("select count(*) from results where usable = 1"),
             alerts_open=scalar("select count(*) from alerts where state = 'open'"),
-            alerts_by_kind=grouped("select kind, count(*) from alerts group by kind order by 2 desc"),
+            alerts_by_kind=grouped(
+                "select kind, count(*) from alerts group by kind order by 2 desc"
+            ),
             failures_by_reason=grouped(
                 "select reason, count(*) from frames where status = 'failed' "
                 "group by reason order by 2 desc"
@@ -268,7 +271,7 @@ class Store:
 
     def export_rows(self) -> Iterator[dict[str, Any]]:
         """One row per frame: where it came from, its status and its result."""
-        result_columns = [c.name for c in self.db["results"].columns if c.name != "frame_id"]
+        result_columns = [c.name for c in self.db.table("results").columns if c.name != "frame_id"]
         return self.db.query(
             "select f.id as frame_id, f.uri, f.sha, f.plate_id, f.well, f.site, f.hours, "
             "f.acquired_at, f.status, f.reason, "

@@ -11,14 +11,14 @@ from engines.morphometry import SHAPE_FEATURES
 
 
 def _initial_schema(db: Database) -> None:
-    db["plates"].create(
+    db.table("plates").create(
         {"id": str, "source": str, "seeded_at": str, "n_wells": int, "loaded_at": str}, pk="id"
     )
-    db["wells"].create(
+    db.table("wells").create(
         {"plate_id": str, "well": str, "labels": str, "seeded_at": str, "annotations": str},
         pk=("plate_id", "well"),
     )
-    db["frames"].create(
+    db.table("frames").create(
         {
             "id": int, "uri": str, "sha": str, "size": int, "mtime_ns": int,
             "plate_id": str, "well": str, "site": int, "hours": float, "timepoint_index": int,
@@ -27,8 +27,8 @@ def _initial_schema(db: Database) -> None:
         pk="id",
         not_null={"uri", "status"},
     )
-    db["frames"].create_index(["uri", "sha"], unique=True)
-    db["frames"].create_index(["plate_id", "well"])
+    db.table("frames").create_index(["uri", "sha"], unique=True)
+    db.table("frames").create_index(["plate_id", "well"])
     columns: dict[str, type] = {
         "frame_id": int, "segmenter": str, "width": int, "height": int, "dtype": str,
         "quality": str, "usable": int, "focus": float, "n_objects": int,
@@ -36,8 +36,8 @@ def _initial_schema(db: Database) -> None:
     columns.update({name: float for name in SHAPE_FEATURES})
     columns.update({"latency_ms": float, "timings": str, "predictions": str,
                     "forecast_error": float})
-    db["results"].create(columns, pk="frame_id", foreign_keys=[("frame_id", "frames", "id")])
-    db["alerts"].create(
+    db.table("results").create(columns, pk="frame_id", foreign_keys=[("frame_id", "frames", "id")])
+    db.table("alerts").create(
         {
             "id": int, "frame_id": int, "plate_id": str, "well": str, "kind": str,
             "severity": str, "label": str, "expected": str, "observed": str, "message": str,
@@ -46,13 +46,13 @@ def _initial_schema(db: Database) -> None:
         pk="id",
         foreign_keys=[("frame_id", "frames", "id")],
     )
-    db["alerts"].create_index(["plate_id", "well"])
-    db["reviews"].create(
+    db.table("alerts").create_index(["plate_id", "well"])
+    db.table("reviews").create(
         {"id": int, "alert_id": int, "state": str, "reviewer": str, "note": str, "at": str},
         pk="id",
         foreign_keys=[("alert_id", "alerts", "id")],
     )
-    db["engine_runs"].create(
+    db.table("engine_runs").create(
         {
             "id": int, "started_at": str, "stopped_at": str, "source": str, "runtime": str,
             "engines": str, "settings": str, "frames": int, "failures": int,
@@ -62,8 +62,8 @@ def _initial_schema(db: Database) -> None:
 
 
 def _forecast_columns(db: Database) -> None:
-    db["results"].add_column("forecast_area_ratio", float)
-    db["results"].add_column("forecast_ssim", float)
+    db.table("results").add_column("forecast_area_ratio", float)
+    db.table("results").add_column("forecast_ssim", float)
 
 
 MIGRATIONS: tuple[tuple[str, Callable[[Database], None]], ...] = (
@@ -75,15 +75,15 @@ MIGRATIONS: tuple[tuple[str, Callable[[Database], None]], ...] = (
 def apply_migrations(db: Database) -> list[str]:
     """Apply every migration not yet recorded; return the names applied now."""
     if "_migrations" not in db.table_names():
-        db["_migrations"].create({"name": str, "applied_at": str}, pk="name")
-    done = {row["name"] for row in db["_migrations"].rows}
+        db.table("_migrations").create({"name": str, "applied_at": str}, pk="name")
+    done = {row["name"] for row in db.table("_migrations").rows}
     applied = []
     for name, migrate in MIGRATIONS:
         if name in done:
             continue
         with db.atomic():
             migrate(db)
-            db["_migrations"].insert(
+            db.table("_migrations").insert(
                 {"name": name, "applied_at": datetime.now(UTC).isoformat()}
             )
         applied.append(name)

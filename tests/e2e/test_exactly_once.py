@@ -58,7 +58,7 @@ def _start_watcher(root: Path, db: Path, log: Path) -> subprocess.Popen:
         )
 
 
-def _wait_for(predicate, timeout: float) -> bool:  # noqa: ANN001
+def _wait_for(predicate, timeout: float) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if predicate():

@@ -18,7 +18,7 @@ ROOT = Path(__file__).resolve().parents[3]
 runner = CliRunner()
 
 
-def _command_paths(group=None, prefix=()):  # noqa: ANN001, ANN202
+def _command_paths(group=None, prefix=()):
     """Every leaf command of the typer app as a tuple of words (``("synth", "plate")``)."""
     group = group or typer.main.get_command(app)
     for name, command in group.commands.items():
