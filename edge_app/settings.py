@@ -18,7 +18,7 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from pydantic_settings import (
@@ -55,6 +55,18 @@ class SourceSettings(_Section):
     rescan_s: Annotated[float, Field(gt=0)] = 5.0
     name_pattern: str | None = None
     once: bool = False
+    # Micro-Manager sources (mm-virtual, pymmcore, pycromanager): the plate plan and hardware.
+    mm_config: Path | None = None
+    mm_app_path: Path | None = None
+    port: Annotated[int, Field(ge=1, le=65535)] = 4827
+    plate_size: Annotated[int, Field(ge=96, le=384)] = 96
+    wells: tuple[str, ...] = ()
+    sites: Annotated[int, Field(ge=1)] = 1
+    timepoints: Annotated[int, Field(ge=1)] = 1
+    interval_s: Annotated[float, Field(ge=0)] = 0.0
+    hours: tuple[float, ...] = ()
+    frame_size: Annotated[int, Field(ge=32, le=4096)] = 256
+    handoff_size: Annotated[int, Field(ge=1)] = 256
 
 
 class PipelineSettings(_Section):
@@ -66,9 +78,12 @@ class PipelineSettings(_Section):
 
 
 class SegmentationSettings(_Section):
-    """Which segmenter backend (a registry name, checked at wiring)."""
+    """Which segmenter backend (a registry name, checked at wiring); for ``engine``, the
+    bundle folder (default: the installed one) and the runtime (``auto|tensorrt|torch|onnx``)."""
 
-    backend: Annotated[str, Field(min_length=1)] = "classical"
+    backend: Annotated[str, Field(min_length=1)] = "auto"
+    bundle: Path | None = None
+    runtime: Literal["auto", "tensorrt", "torch", "onnx"] = "auto"
 
 
 class PlateSettings(_Section):
@@ -84,10 +99,19 @@ class StoreSettings(_Section):
     path: Path = Path("sentinel.sqlite")
 
 
+class EngineSettings(_Section):
+    """Protocol prediction (IPP) and next-frame engines: ``auto`` uses the installed bundle
+    when there is one, ``off`` disables the stage, a path names a bundle folder."""
+
+    ipp: str = "auto"
+    forecast: str = "auto"
+    runtime: Literal["auto", "tensorrt", "torch", "onnx"] = "auto"
+
+
 class AlertSettings(_Section):
     """Alert rules: conformal error rate and how many frames a mismatch must persist."""
 
-    rules: tuple[str, ...] = ("quality",)
+    rules: tuple[str, ...] = ("quality", "protocol", "growth")
     error_rate: Annotated[float, Field(gt=0, lt=1)] = 0.01
     persist_frames: Annotated[int, Field(ge=1)] = 2
 
@@ -119,6 +143,7 @@ class SentinelSettings(BaseSettings):
     source: SourceSettings = SourceSettings()
     pipeline: PipelineSettings = PipelineSettings()
     segmentation: SegmentationSettings = SegmentationSettings()
+    engines: EngineSettings = EngineSettings()
     plate: PlateSettings = PlateSettings()
     store: StoreSettings = StoreSettings()
     alerts: AlertSettings = AlertSettings()

@@ -107,27 +107,7 @@ class ClassicalSegmenter:
     def segment(self, pixels: np.ndarray) -> SegmentationOutput:
         """Segment one 2-D frame of any dtype (see :func:`engines.preprocess.analysis_image`)."""
         image, scale = analysis_image(pixels, self.config.max_side)
-        foreground = self.foreground(image)
-        count, labels, stats, centroids = cv2.connectedComponentsWithStats(
-            foreground.astype(np.uint8), connectivity=8
-        )
-        if count <= 1:
-            empty = np.zeros(image.shape, bool)
-            return SegmentationOutput(empty, empty, scale, 0, False, 0.0, False)
-        areas = stats[1:, cv2.CC_STAT_AREA].astype(np.float64)
-        kept = _nearest_centre(centroids[1:], areas, image.shape)
-        mask = labels == kept + 1
-        comparable = areas >= self.config.comparable_fraction * areas[kept]
-        band = self.config.focus_band * max(image.shape)
-        return SegmentationOutput(
-            mask=mask,
-            foreground=foreground,
-            scale=scale,
-            n_objects=int(comparable.sum()),
-            touches_border=_touches_border(mask),
-            focus=edge_focus(image, mask, band),
-            found=True,
-        )
+        return describe_foreground(image, self.foreground(image), scale, self.config)
 
     def foreground(self, image: np.ndarray) -> np.ndarray:
         """Every significant object of a normalised analysis image, holes filled."""
@@ -148,6 +128,42 @@ class ClassicalSegmenter:
         if shrink > 0:
             filled = cv2.erode(filled, _disk(shrink))
         return _remove_small(filled, cfg.min_area_fraction * image.size)
+
+
+def describe_foreground(image: np.ndarray, foreground: np.ndarray, scale: float,
+                        config: ClassicalConfig | None = None) -> SegmentationOutput:
+    """Keep the object nearest the centre of a foreground mask; count, border and focus.
+
+    Shared by the classical segmenter and the neural segmentation engine, so both report
+    ``n_objects``, ``touches_border`` and ``focus`` the same way. ``image`` is the
+    normalised analysis image the foreground belongs to.
+    """
+    cfg = config or ClassicalConfig()
+    count, labels, stats, centroids = cv2.connectedComponentsWithStats(
+        foreground.astype(np.uint8), connectivity=8
+    )
+    if count <= 1:
+        empty = np.zeros(image.shape, bool)
+        return SegmentationOutput(empty, empty, scale, 0, False, 0.0, False)
+    areas = stats[1:, cv2.CC_STAT_AREA].astype(np.float64)
+    kept = _nearest_centre(centroids[1:], areas, image.shape)
+    mask = labels == kept + 1
+    comparable = areas >= cfg.comparable_fraction * areas[kept]
+    band = cfg.focus_band * max(image.shape)
+    return SegmentationOutput(
+        mask=mask,
+        foreground=foreground,
+        scale=scale,
+        n_objects=int(comparable.sum()),
+        touches_border=_touches_border(mask),
+        focus=edge_focus(image, mask, band),
+        found=True,
+    )
+
+
+def remove_small(binary: np.ndarray, min_area_fraction: float) -> np.ndarray:
+    """Drop objects smaller than ``min_area_fraction`` of the image (debris)."""
+    return _remove_small(binary, min_area_fraction * binary.size)
 
 
 def _nearest_centre(centroids: np.ndarray, areas: np.ndarray, shape: tuple[int, ...]) -> int:

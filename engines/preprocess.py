@@ -8,6 +8,7 @@ use these functions, so training and inference inputs cannot drift.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 
 import cv2
 import numpy as np
@@ -109,8 +110,8 @@ def analysis_image(
 def to_model_input(
     pixels: np.ndarray,
     size: tuple[int, int],
-    mean: float = 0.0,
-    std: float = 1.0,
+    mean: float | Sequence[float] = 0.0,
+    std: float | Sequence[float] = 1.0,
     channels: int = 1,
 ) -> np.ndarray:
     """A network input of shape (1, channels, height, width), float32.
@@ -118,8 +119,19 @@ def to_model_input(
     The frame is resized to ``size`` = (height, width) (aspect ratio not kept, as in
     training), percentile-normalised to [0, 1], then standardised with ``mean`` and ``std``.
     """
-    if std <= 0:
+    return standardise(normalise(resize_area(as_plane(pixels), size)), mean, std, channels)
+
+
+def standardise(image: np.ndarray, mean: float | Sequence[float] = 0.0,
+                std: float | Sequence[float] = 1.0, channels: int = 1) -> np.ndarray:
+    """A normalised [0, 1] image as a network input (1, channels, height, width), float32.
+
+    Grayscale is repeated over ``channels``; then ``(x - mean) / std``, where ``mean`` and
+    ``std`` are scalars or one value per channel (e.g. ImageNet's).
+    """
+    mean_c = np.broadcast_to(np.asarray(mean, np.float32), (channels,))[:, None, None]
+    std_c = np.broadcast_to(np.asarray(std, np.float32), (channels,))[:, None, None]
+    if (std_c <= 0).any():
         raise ValueError(f"std must be positive, got {std}")
-    image = normalise(resize_area(as_plane(pixels), size))
-    image = (image - np.float32(mean)) / np.float32(std)
-    return np.ascontiguousarray(np.broadcast_to(image, (1, channels, *size)), dtype=np.float32)
+    plane = image.astype(np.float32, copy=False)[None]
+    return np.ascontiguousarray(((plane - mean_c) / std_c)[None], dtype=np.float32)

@@ -144,7 +144,7 @@ class GrowthRule:
         if fc is None or not result.usable:
             return []
         area_off = abs(math.log(max(fc.area_ratio, 1e-6))) > math.log1p(self.max_area_change)
-        if not area_off and fc.ssim >= self.min_ssim:
+        if not area_off and (fc.ssim is None or fc.ssim >= self.min_ssim):
             return []
         what = (f"area {fc.area_ratio:.2f}x the forecast" if area_off
                 else f"appearance differs from the forecast (SSIM {fc.ssim:.2f})")
@@ -152,5 +152,6 @@ class GrowthRule:
             kind="growth", severity=Severity.WARNING, message=f"{result.meta.well}: {what}",
             uri=result.meta.uri, plate_id=result.meta.plate_id, well=result.meta.well,
             raised_at=now, label="growth", expected="forecast",
-            observed=f"area x{fc.area_ratio:.2f}, ssim {fc.ssim:.2f}",
+            observed=f"area x{fc.area_ratio:.2f}"
+            + (f", ssim {fc.ssim:.2f}" if fc.ssim is not None else ""),
         )]

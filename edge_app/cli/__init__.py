@@ -36,9 +36,11 @@ def domain_errors() -> tuple[type[BaseException], ...]:
     """Exceptions that mean 'the user must fix an input', shown without a traceback."""
     from edge_app.core.plate import PlateProtocolError
     from edge_app.settings import SettingsError
+    from edge_app.sources.micromanager import MicroManagerUnreachable
     from edge_app.store.database import StoreError
 
-    return (PlateProtocolError, SettingsError, StoreError, FileNotFoundError, ValueError)
+    return (PlateProtocolError, SettingsError, StoreError, FileNotFoundError, ValueError,
+            MicroManagerUnreachable)
 
 
 def run_command(body: Callable[[], Any]) -> Any:
@@ -60,7 +62,13 @@ def version() -> None:
 
 
 def _register() -> None:
-    from edge_app.cli import runs, store_cmds  # noqa: F401  (commands register on import)
+    from edge_app.cli import (  # noqa: F401  (commands register on import)
+        bench_cmds,
+        doctor,
+        engines_cmds,
+        runs,
+        store_cmds,
+    )
 
     try:
         from trainer.synth.cli import app as synth_app

@@ -67,3 +67,26 @@ def print_latency(report) -> None:
     console.print(table)
     console.print(f"throughput {report.frames_per_s:.2f} frames/s, peak RSS "
                   f"{report.peak_rss_mb:.0f} MB")
+
+
+def print_engine_bench(report) -> None:  # (an EngineBenchReport)
+    """Stage medians / p99 per runtime, side by side, then model time and speed-up."""
+    ok = [r for r in report.runs if r.error is None]
+    models = ", ".join(f"{t}={n}" for t, n in report.models.items())
+    table = Table(title=f"{report.frames} frames {report.size}x{report.size} uint16, batch 1, "
+                        f"{report.threads} threads; {models}")
+    table.add_column("stage (ms, median / p99)")
+    for run in ok:
+        table.add_column(run.runtime, justify="right")
+    for stage in (ok[0].stage_ms_median if ok else {}):
+        table.add_row(stage, *(f"{r.stage_ms_median[stage]:.1f} / {r.stage_ms_p99[stage]:.1f}"
+                               for r in ok))
+    table.add_row("models (seg+ipp+forecast)", *(f"{r.model_ms_median:.1f}" for r in ok))
+    table.add_row("speed-up vs torch eager", *(f"{report.speedup(r.runtime) or 0:.2f}x"
+                                               for r in ok))
+    table.add_row("frames/s", *(f"{r.frames_per_s:.2f}" for r in ok))
+    table.add_row("peak RSS MB", *(f"{r.peak_rss_mb:.0f}" for r in ok))
+    console.print(table)
+    for run in report.runs:
+        if run.error is not None:
+            console.print(f"[yellow]{run.runtime}: not run: {run.error}[/yellow]")

@@ -13,7 +13,7 @@ from edge_app.cli.output import print_summary
 DbOption = Annotated[Path, typer.Option("--db", help="SQLite store written by 'watch'.")]
 
 
-def _open(db: Path):  # noqa: ANN202
+def _open(db: Path):
     from edge_app.store import Store, StoreError
 
     if not db.exists():
@@ -58,23 +58,3 @@ def export(
 
     run_command(body)
 
-
-@app.command()
-def bench(
-    frames: Annotated[int, typer.Option(help="How many frames to write.")] = 200,
-    size: Annotated[int, typer.Option(help="Frame side in pixels (uint16).")] = 2048,
-    rate: Annotated[float, typer.Option(help="Frames written per second.")] = 4.0,
-    json_out: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
-) -> None:
-    """Measure file complete -> result in store, per stage, on this PC.
-
-    Example: sentinel bench --frames 200 --size 2048 --rate 4
-    """
-    from edge_app.bench import measure_latency
-    from edge_app.cli.output import print_latency
-
-    report = run_command(lambda: measure_latency(frames, size, rate))
-    if json_out:
-        typer.echo(report.to_json())
-    else:
-        print_latency(report)

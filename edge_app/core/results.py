@@ -38,11 +38,12 @@ class Forecast:
     """How this frame compares with the one forecast from the well's previous frames.
 
     ``area_ratio`` is observed / forecast spheroid area; ``ssim`` the structural similarity of
-    the observed and forecast images at the model's size.
+    the observed and forecast images at the model's size (``None`` without a next-frame
+    engine).
     """
 
     area_ratio: float
-    ssim: float
+    ssim: float | None = None
     from_hours: tuple[float, ...] = ()
 
 

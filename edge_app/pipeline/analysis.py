@@ -1,9 +1,13 @@
-"""Per-frame analysis: segmentation -> morphometry -> quality -> ``FrameResult``."""
+"""Per-frame analysis: segmentation -> morphometry -> quality -> IPP -> forecast.
+
+Frames are analysed in batches when several wait (the engines run one batched call per
+stage); a batch of one is the low-latency path. Every stage is timed per frame.
+"""
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -11,7 +15,8 @@ import numpy as np
 
 from edge_app.core.frames import Frame
 from edge_app.core.results import FrameResult, Quality
-from engines.morphometry import shape_descriptors
+from edge_app.pipeline.forecasting import WellHistory
+from engines.morphometry import ShapeDescriptors, shape_descriptors
 from engines.quality import QualityConfig, assess
 
 
@@ -23,22 +28,35 @@ class Segmenter(Protocol):
     def segment(self, pixels: Any) -> Any: ...
 
 
+def _segment_all(segmenter: Segmenter, frames: Sequence[Frame]) -> list[Any]:
+    batch = getattr(segmenter, "segment_batch", None)
+    if batch is not None and len(frames) > 1:
+        return list(batch([f.pixels for f in frames]))
+    return [segmenter.segment(f.pixels) for f in frames]
+
+
 class FrameAnalyser:
-    """Runs the per-frame stages and times each one."""
+    """Runs the per-frame stages; IPP and forecasting only when their engines are given."""
 
     def __init__(
         self,
         segmenter: Segmenter,
         *,
+        ipp: Any | None = None,
+        forecaster: Any | None = None,
         quality: QualityConfig | None = None,
         clock: Callable[[], datetime],
     ) -> None:
-        self.segmenter = segmenter
+        self.segmenter, self.ipp = segmenter, ipp
+        self.history = WellHistory(forecaster)
         self.quality = quality or QualityConfig()
         self.clock = clock
 
     def warmup(self) -> None:
         """Run the stages once on a blank frame so lazy imports and caches are paid up front."""
+        for engine in (self.segmenter, self.ipp, self.history.forecaster):
+            if engine is not None and hasattr(engine, "warmup"):
+                engine.warmup()
         blank = np.full((256, 256), 1000, np.uint16)
         blank[96:160, 96:160] = 400
         seg = self.segmenter.segment(blank)
@@ -47,25 +65,55 @@ class FrameAnalyser:
         assess(seg, self.quality)
 
     def analyse(self, frame: Frame, plate: Any | None) -> FrameResult:
-        timings: dict[str, float] = {}
+        return self.analyse_batch([frame], plate)[0]
+
+    def analyse_batch(self, frames: Sequence[Frame], plate: Any | None) -> list[FrameResult]:
         t0 = time.perf_counter()
-        seg = self.segmenter.segment(frame.pixels)
+        segs = _segment_all(self.segmenter, frames)
         t1 = time.perf_counter()
-        shape = shape_descriptors(seg.mask, scale=seg.scale) if seg.found else None
+        shapes = [shape_descriptors(s.mask, scale=s.scale) if s.found else None for s in segs]
         t2 = time.perf_counter()
-        reasons = assess(seg, self.quality)
-        quality = tuple(Quality(r) for r in reasons) or (Quality.OK,)
+        qualities = [tuple(Quality(r) for r in assess(s, self.quality)) or (Quality.OK,)
+                     for s in segs]
         t3 = time.perf_counter()
-        timings.update(segment=(t1 - t0) * 1e3, morphometry=(t2 - t1) * 1e3,
-                       quality=(t3 - t2) * 1e3)
+        predictions = self._predict(frames, shapes)
+        t4 = time.perf_counter()
+        n = len(frames)
+        shared = {"segment": (t1 - t0) * 1e3 / n, "morphometry": (t2 - t1) * 1e3 / n,
+                  "quality": (t3 - t2) * 1e3 / n}
+        if self.ipp is not None:
+            shared["ipp"] = (t4 - t3) * 1e3 / n
+        return [self._result(f, s, sh, q, p, plate, shared)
+                for f, s, sh, q, p in zip(frames, segs, shapes, qualities, predictions,
+                                          strict=True)]
+
+    def _predict(self, frames: Sequence[Frame], shapes: list[ShapeDescriptors | None]
+                 ) -> list[dict[str, dict[str, float]] | None]:
+        if self.ipp is None:
+            return [None] * len(frames)
+        return list(self.ipp.predict_batch([f.pixels for f in frames], shapes))
+
+    def _result(self, frame: Frame, seg: Any, shape: ShapeDescriptors | None,
+                quality: tuple[Quality, ...], predictions: Any, plate: Any | None,
+                shared: dict[str, float]) -> FrameResult:
+        timings = dict(shared)
         if "read_ms" in frame.meta.extra:
             timings["read"] = float(frame.meta.extra["read_ms"])
+        hours = self._hours(frame, plate)
+        started = time.perf_counter()
+        key = (frame.meta.plate_id, frame.meta.well, frame.meta.site)
+        usable = quality == (Quality.OK,)
+        area = shape.area if shape is not None and usable else None
+        forecast, small = self.history.compare(key, frame.pixels, hours, area)
+        if usable:
+            self.history.remember(key, hours, area, small)
+        timings["forecast"] = (time.perf_counter() - started) * 1e3
         return FrameResult(
             meta=frame.meta, sha=frame.sha, width=int(frame.pixels.shape[1]),
             height=int(frame.pixels.shape[0]), dtype=str(frame.pixels.dtype), shape=shape,
             quality=quality, focus=float(seg.focus), n_objects=int(seg.n_objects),
-            segmenter=self.segmenter.name, hours=self._hours(frame, plate),
-            processed_at=self.clock(), timings_ms=timings,
+            segmenter=self.segmenter.name, hours=hours, processed_at=self.clock(),
+            timings_ms=timings, predictions=predictions, forecast=forecast,
         )
 
     @staticmethod

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from edge_app.alerts.rules import create_rules
@@ -29,8 +30,72 @@ def _folder_source(settings: SentinelSettings, is_known: KnownCheck) -> FrameSou
     )
 
 
+def _mm_plan(settings: SentinelSettings, *, simulated: bool) -> Any:
+    """The plate plan of a Micro-Manager source; the virtual scope simulates 24 h steps."""
+    from edge_app.sources.plate_plan import make_plate_plan
+
+    cfg = settings.source
+    timepoints = len(cfg.hours) if cfg.hours and cfg.timepoints == 1 else cfg.timepoints
+    hours = cfg.hours or (tuple(24.0 * (k + 1) for k in range(timepoints)) if simulated else None)
+    return make_plate_plan(cfg.plate_size, wells=cfg.wells, sites=cfg.sites,
+                           timepoints=timepoints, interval_s=cfg.interval_s, hours=hours)
+
+
+def _mm_plate(settings: SentinelSettings) -> tuple[Any | None, str | None]:
+    from edge_app.core.plate import load_plate_protocol
+
+    path = settings.plate.protocol
+    plate = load_plate_protocol(path) if path is not None else None
+    return plate, settings.plate.plate_id or (plate.plate_id if plate is not None else None)
+
+
+def _mm_virtual_source(settings: SentinelSettings, is_known: KnownCheck) -> FrameSource:
+    from edge_app.sources.pymmcore import PymmcorePlusSource
+    from edge_app.sources.virtual_scope import VirtualPlateMicroscope
+
+    plan = _mm_plan(settings, simulated=True)
+    plate, plate_id = _mm_plate(settings)
+    scope = VirtualPlateMicroscope(plan, plate=plate, plate_id=plate_id or "virtual",
+                                   frame_size=settings.source.frame_size)
+    return PymmcorePlusSource(scope, plan, plate_id=plate_id or "virtual", name="mm-virtual",
+                              handoff_size=settings.source.handoff_size)
+
+
+def _pymmcore_source(settings: SentinelSettings, is_known: KnownCheck) -> FrameSource:
+    from edge_app.sources.pymmcore import ConfiguredCore, PymmcorePlusSource
+
+    cfg = settings.source
+    if cfg.mm_config is None:
+        raise ValueError("source pymmcore needs a Micro-Manager configuration: --mm-config "
+                         "FILE.cfg (or source.mm_config); try --source mm-virtual without one")
+    return PymmcorePlusSource(
+        ConfiguredCore(cfg.mm_config, adapter_path=cfg.mm_app_path),
+        _mm_plan(settings, simulated=False), plate_id=_mm_plate(settings)[1],
+        handoff_size=cfg.handoff_size,
+    )
+
+
+def _pycromanager_source(settings: SentinelSettings, is_known: KnownCheck) -> FrameSource:
+    from edge_app.sources.micromanager import HeadlessPythonBackend, PycromanagerSource
+
+    cfg = settings.source
+    backend = None
+    if cfg.mm_config is not None:
+        if cfg.mm_app_path is None:
+            raise ValueError("a headless pycromanager run needs source.mm_app_path (the "
+                             "folder holding Micro-Manager's device adapters)")
+        backend = HeadlessPythonBackend(cfg.mm_app_path, cfg.mm_config)
+    return PycromanagerSource(
+        _mm_plan(settings, simulated=False), backend=backend, port=cfg.port,
+        plate_id=_mm_plate(settings)[1], handoff_size=cfg.handoff_size,
+    )
+
+
 SOURCES: dict[str, Callable[[SentinelSettings, KnownCheck], FrameSource]] = {
     "folder": _folder_source,
+    "mm-virtual": _mm_virtual_source,
+    "pymmcore": _pymmcore_source,
+    "pycromanager": _pycromanager_source,
 }
 
 
@@ -40,7 +105,67 @@ def _classical(settings: SentinelSettings) -> Segmenter:
     return ClassicalSegmenter()
 
 
-SEGMENTERS: dict[str, Callable[[SentinelSettings], Segmenter]] = {"classical": _classical}
+def _engine_segmenter(settings: SentinelSettings) -> Segmenter:
+    """The neural segmentation engine: ``segmentation.bundle`` or the installed default."""
+    from engines.bundle import default_bundle
+    from engines.engines import SegmentationEngine
+
+    cfg = settings.segmentation
+    bundle = cfg.bundle or default_bundle("segmentation")
+    if bundle is None:
+        raise ValueError("segmentation backend 'engine' needs a bundle: set segmentation.bundle"
+                         " or install one in engines/bundles/segmentation (sentinel train)")
+    engine = SegmentationEngine(bundle, cfg.runtime)
+    engine.load()
+    return engine
+
+
+def _auto_segmenter(settings: SentinelSettings) -> Segmenter:
+    """The installed segmentation engine when there is one, else the classical fallback."""
+    from engines.bundle import default_bundle
+
+    if settings.segmentation.bundle is not None or default_bundle("segmentation") is not None:
+        return _engine_segmenter(settings)
+    log.info("segmentation: no engine bundle installed; using the classical fallback")
+    return _classical(settings)
+
+
+SEGMENTERS: dict[str, Callable[[SentinelSettings], Segmenter]] = {
+    "auto": _auto_segmenter, "classical": _classical, "engine": _engine_segmenter}
+
+
+def _task_engine(settings: SentinelSettings, task: str, choice: str) -> Any | None:
+    """Load the IPP or next-frame engine named by ``choice`` (auto | off | bundle path)."""
+    from engines.bundle import default_bundle
+    from engines.engines import ForecastEngine, IPPEngine
+
+    if choice == "off":
+        return None
+    bundle = default_bundle(task) if choice == "auto" else Path(choice)
+    if bundle is None:
+        log.info("%s: no engine bundle installed; stage off", task)
+        return None
+    engine = (IPPEngine if task == "ipp" else ForecastEngine)(bundle, settings.engines.runtime)
+    engine.load()
+    return engine
+
+
+def _heads(ipp: Any, error_rate: float) -> dict[str, Any] | None:
+    """Per-head classes and conformal threshold at ``error_rate`` for the protocol verdicts."""
+    from edge_app.alerts.verdicts import HeadCalibration
+
+    if ipp is None:
+        return None
+    conformal = ipp.bundle.manifest.calibration.conformal
+    heads = {}
+    for head in ipp.bundle.manifest.output.heads:
+        table = conformal.get(head.name, {})
+        if not table:
+            log.warning("IPP head %s has no conformal threshold; no verdicts on it", head.name)
+            continue
+        rate = min(table, key=lambda r: abs(float(r) - error_rate))
+        heads[head.name] = HeadCalibration(tuple(head.labels), float(table[rate]), head.ordinal)
+    return heads
 
 
 def _pick(registry: dict[str, Any], name: str, what: str) -> Any:
@@ -57,16 +182,26 @@ def build_pipeline(
     source: FrameSource | None = None,
     clock: Callable[[], datetime] = utcnow,
 ) -> Pipeline:
-    """Compose source -> analyser -> rules -> store from the settings tree."""
+    """Compose source -> analyser (engines) -> rules -> store from the settings tree."""
     if source is None:
         factory = _pick(SOURCES, settings.source.kind, "source")
-        source = factory(settings, lambda uri, size, mtime: writer.reader().is_known(uri, size, mtime))
+        source = factory(settings, writer.reader_is_known)
     segmenter = _pick(SEGMENTERS, settings.segmentation.backend, "segmentation backend")(settings)
-    rules = create_rules(settings.alerts.rules)
-    log.info("pipeline: source=%s segmenter=%s rules=%s", source.name, segmenter.name,
+    ipp = _task_engine(settings, "ipp", settings.engines.ipp)
+    forecaster = _task_engine(settings, "nextframe", settings.engines.forecast)
+    rules = create_rules(settings.alerts.rules, heads=_heads(ipp, settings.alerts.error_rate),
+                         persist=settings.alerts.persist_frames)
+    log.info("pipeline: source=%s segmenter=%s ipp=%s forecast=%s rules=%s", source.name,
+             segmenter.name, getattr(ipp, "name", None), getattr(forecaster, "name", None),
              [r.name for r in rules])
-    return Pipeline(
-        source, FrameAnalyser(segmenter, clock=clock), writer, plate=plate, rules=rules,
+    analyser = FrameAnalyser(segmenter, ipp=ipp, forecaster=forecaster, clock=clock)
+    pipeline = Pipeline(
+        source, analyser, writer, plate=plate, rules=rules,
         queue_size=settings.pipeline.queue_size, max_batch=settings.pipeline.max_batch,
         workers=settings.pipeline.workers, clock=clock,
     )
+    for engine in (segmenter, ipp, forecaster):
+        signal = getattr(getattr(engine, "runtime", None), "engine_event", None)
+        if signal is not None:
+            signal.connect(pipeline.report_engine_event)
+    return pipeline

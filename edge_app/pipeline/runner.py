@@ -24,7 +24,7 @@ from psygnal import Signal, SignalGroup
 
 from edge_app.alerts.rules import AlertRule
 from edge_app.core.frames import Frame, FrameFailure
-from edge_app.core.results import Alert, FrameResult
+from edge_app.core.results import Alert, FrameResult, Severity
 from edge_app.pipeline.analysis import FrameAnalyser
 from edge_app.sources.base import FrameSource, SourceCounts
 from edge_app.store.writer import StoreWriter
@@ -187,32 +187,49 @@ class Pipeline:
 
     def _work(self) -> None:
         while (batch := self._next_batch()) is not None:
-            for item, received in batch:
-                try:
-                    self._handle(item, received)
-                except Exception:  # a bug in one frame must not stop the run
-                    log.exception("unexpected error handling %s", item)
+            try:
+                self._handle_batch(batch)
+            except Exception:  # a bug must not stop the run; account for every item
+                log.exception("unexpected error handling a batch of %d", len(batch))
+                for _, received in batch:
                     self._finish(received, None)
 
-    def _handle(self, item: Frame | FrameFailure, received: float) -> None:
-        if isinstance(item, FrameFailure):
-            self._store_failure(item, received)
-            return
-        if self.writer.reader().is_processed(item.meta.uri, item.sha):
-            self._bump("duplicates")
-            self.events.frame_skipped.emit(item.meta.uri)
-            self._finish(received, None)
+    def _handle_batch(self, batch: list[tuple[Frame | FrameFailure, float]]) -> None:
+        """Failures are stored, duplicates skipped, the rest analysed in one batched call."""
+        todo: list[tuple[Frame, float]] = []
+        reader = self.writer.reader()
+        for item, received in batch:
+            if isinstance(item, FrameFailure):
+                self._store_failure(item, received)
+            elif reader.is_processed(item.meta.uri, item.sha):
+                self._bump("duplicates")
+                self.events.frame_skipped.emit(item.meta.uri)
+                self._finish(received, None)
+            else:
+                todo.append((item, received))
+        if not todo:
             return
         try:
-            result = self.analyser.analyse(item, self.plate)
+            results = self.analyser.analyse_batch([f for f, _ in todo], self.plate)
         except Exception as exc:
-            log.debug("analysis failed for %s", item.meta.uri, exc_info=True)
-            reason = f"analysis failed: {type(exc).__name__}: {exc}"
-            self._store_failure(FrameFailure(item.meta.uri, reason, item.sha), received, item)
+            if len(todo) == 1:
+                self._analysis_failed(*todo[0], exc)
+                return
+            log.debug("batch analysis failed; analysing one by one", exc_info=True)
+            for one in todo:
+                self._handle_batch([one])
             return
-        alerts = self._evaluate(result)
-        future = self.writer.submit(lambda store: store.record_result(result, alerts))
-        future.add_done_callback(lambda f: self._stored(f, result, alerts, received))
+        for (_, received), result in zip(todo, results, strict=True):
+            alerts = self._evaluate(result)
+            future = self.writer.submit(
+                lambda store, r=result, a=alerts: store.record_result(r, a))
+            future.add_done_callback(
+                lambda f, r=result, a=alerts, t=received: self._stored(f, r, a, t))
+
+    def _analysis_failed(self, frame: Frame, received: float, exc: Exception) -> None:
+        log.debug("analysis failed for %s", frame.meta.uri, exc_info=True)
+        reason = f"analysis failed: {type(exc).__name__}: {exc}"
+        self._store_failure(FrameFailure(frame.meta.uri, reason, frame.sha), received, frame)
 
     def _evaluate(self, result: FrameResult) -> list[Alert]:
         well = result.meta.well
@@ -259,6 +276,17 @@ class Pipeline:
             if future is not None and future.exception() is None:
                 self._latencies.append((now - received) * 1e3)
                 self._done_times.append(now)
+
+    def report_engine_event(self, event: Any) -> None:
+        """Turn an engine's runtime event (e.g. TensorRT fell back to ONNX Runtime) into an
+        alert that is stored and emitted like any other."""
+        alert = Alert(
+            kind="engine", severity=Severity.WARNING, message=f"{event.engine}: {event.message}",
+            uri="", plate_id=None, well=None, raised_at=self.clock(), label=event.kind,
+        )
+        future = self.writer.submit(lambda store: store.record_alert(alert))
+        future.add_done_callback(
+            lambda f: f.exception() is None and self.events.alert_raised.emit(alert))
 
     # --- status -------------------------------------------------------------------------
     def status(self) -> PipelineStatus:

@@ -182,7 +182,8 @@ class Store:
         if result.forecast is not None:
             row.update(forecast_area_ratio=result.forecast.area_ratio,
                        forecast_ssim=result.forecast.ssim,
-                       forecast_error=1.0 - result.forecast.ssim)
+                       forecast_error=None if result.forecast.ssim is None
+                       else 1.0 - result.forecast.ssim)
         return row
 
     @staticmethod

@@ -74,6 +74,10 @@ class StoreWriter:
                 self._readers.append(store)
         return store
 
+    def reader_is_known(self, uri: str, size: int, mtime_ns: int) -> bool:
+        """``Store.is_known`` on the calling thread's read connection (a source's check)."""
+        return self.reader().is_known(uri, size, mtime_ns)
+
     def pending(self) -> int:
         return self._ops.qsize()
 

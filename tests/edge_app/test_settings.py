@@ -41,9 +41,10 @@ def test_defaults():
     assert settings.source.name_pattern is None
     assert (settings.pipeline.queue_size, settings.pipeline.max_batch) == (64, 8)
     assert settings.pipeline.workers == 1
-    assert settings.segmentation.backend == "classical"
+    assert settings.segmentation.backend == "auto"
+    assert (settings.engines.ipp, settings.engines.forecast) == ("auto", "auto")
     assert settings.store.path == Path("sentinel.sqlite")
-    assert settings.alerts.rules == ("quality",)
+    assert settings.alerts.rules == ("quality", "protocol", "growth")
     assert settings.alerts.error_rate == 0.01
     assert settings.alerts.persist_frames == 2
     assert settings.log.level == "INFO"

@@ -114,3 +114,10 @@ def finish_ndtiff(dataset: object) -> None:
         writer.reader.close()
     dataset.finish()  # type: ignore[attr-defined]
     dataset.close()  # type: ignore[attr-defined]
+
+
+@pytest.fixture
+def mm_env(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Micro-Manager tests (micromanager.md §7): an empty adapter folder, psygnal signals."""
+    monkeypatch.setenv("MICROMANAGER_PATH", str(tmp_path_factory.mktemp("mm-adapters")))
+    monkeypatch.setenv("PYMM_SIGNALS_BACKEND", "psygnal")

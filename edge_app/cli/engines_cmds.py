@@ -1,0 +1,196 @@
+"""``sentinel engines list | verify | build`` and ``sentinel predict``."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from edge_app.cli import app, configure_logging, run_command
+from edge_app.cli.output import console
+
+engines_app = typer.Typer(help="Engine bundles: list, verify, build TensorRT plans.",
+                          no_args_is_help=True)
+app.add_typer(engines_app, name="engines")
+
+RuntimeOption = Annotated[str, typer.Option(help="auto | tensorrt | torch | onnx.")]
+LogOption = Annotated[str, typer.Option(help="Logging level.")]
+
+
+def _run(body: Callable[[], Any]) -> Any:
+    """:func:`run_command`, with runtime refusals also shown as one-line errors."""
+    from engines.runtimes.base import ParityError, RuntimeUnavailable
+
+    def guarded() -> Any:
+        try:
+            return body()
+        except (ParityError, RuntimeUnavailable) as exc:
+            raise ValueError(str(exc)) from None
+
+    return run_command(guarded)
+
+
+def _bundle_dirs(root: Path | None) -> list[Path]:
+    base = root or Path(__file__).resolve().parents[2] / "engines" / "bundles"
+    return sorted(p.parent for p in base.glob("**/manifest.json")) if base.is_dir() else []
+
+
+@engines_app.command("list")
+def list_engines(
+    root: Annotated[Path | None, typer.Option(help="Folder holding bundles.")] = None,
+) -> None:
+    """List installed engine bundles and the runtimes this PC offers.
+
+    Example: sentinel engines list
+    """
+
+    def body() -> None:
+        from engines.bundle import BundleError, load_bundle
+        from engines.runtimes.select import cuda_device
+
+        folders = _bundle_dirs(root)
+        for folder in folders:
+            try:
+                m = load_bundle(folder).manifest
+            except BundleError as exc:
+                console.print(f"[red]broken[/red] {folder}: {exc}")
+                continue
+            console.print(f"{m.task:<13} {m.architecture:<28} "
+                          f"{'x'.join(map(str, m.input.size)):>8}  "
+                          f"created {m.created_at.date().isoformat()}  {folder}")
+        if not folders:
+            console.print("no engine bundles installed (the classical segmenter is used); "
+                          "'sentinel train --preset demo' makes some")
+        gpu, why = cuda_device()
+        console.print(f"device: {why}; runtimes: {', '.join(_runtimes_here(gpu))}")
+
+    _run(body)
+
+
+def _runtimes_here(gpu: bool) -> list[str]:
+    import importlib.util
+
+    found = ["onnx (cuda)" if gpu else "onnx (cpu)"]
+    if importlib.util.find_spec("torch") is not None:
+        found.append("torch (cuda fp16)" if gpu else "torch (cpu)")
+    if gpu and importlib.util.find_spec("tensorrt") is not None:
+        found.append("tensorrt")
+    return found
+
+
+@engines_app.command()
+def verify(
+    bundle: Annotated[Path, typer.Argument(help="Bundle folder.")],
+    runtime: Annotated[list[str] | None, typer.Option(help="Runtimes to check (repeat).")]
+    = None,
+    log_level: LogOption = "WARNING",
+) -> None:
+    """Check a bundle's file hashes, then each runtime's parity with its golden outputs.
+
+    Example: sentinel engines verify engines/bundles/segmentation --runtime onnx --runtime torch
+    """
+
+    def body() -> None:
+        from engines.bundle import load_bundle
+        from engines.runtimes.base import measure_parity
+        from engines.runtimes.select import select_runtime
+
+        configure_logging(log_level)
+        loaded = load_bundle(bundle)
+        m = loaded.manifest
+        console.print(f"{bundle}: {m.task} {m.architecture}, {len(m.files)} files, hashes ok")
+        for kind in runtime or ["onnx"]:
+            rt = select_runtime(loaded, kind)
+            report = measure_parity(rt, loaded)
+            rt.close()
+            console.print(f"parity ok  {report.describe()}")
+
+    _run(body)
+
+
+@engines_app.command()
+def build(
+    bundle: Annotated[Path, typer.Argument(help="Bundle folder.")],
+    int8: Annotated[bool, typer.Option("--int8/--fp16", help="INT8 (calibrated) or FP16.")]
+    = False,
+    cache: Annotated[Path | None, typer.Option(help="Plan cache folder.")] = None,
+    rebuild: Annotated[bool, typer.Option(help="Ignore a cached plan.")] = False,
+    log_level: LogOption = "INFO",
+) -> None:
+    """Build this GPU's TensorRT plan for a bundle (FP16 default) and check its parity.
+
+    Example: sentinel engines build engines/bundles/segmentation --fp16
+    """
+
+    def body() -> None:
+        from engines.bundle import load_bundle
+        from engines.runtimes import tensorrt_rt
+        from engines.runtimes.select import open_checked
+
+        configure_logging(log_level)
+        loaded = load_bundle(bundle)
+        precision = "int8" if int8 else "fp16"
+        calibration = loaded.golden()[0] if int8 else None
+        kwargs = {"cache_dir": cache} if cache is not None else {}
+        plan = tensorrt_rt.build_plan(loaded, precision=precision, calibration=calibration,
+                                      rebuild=rebuild, **kwargs)
+        runtime = open_checked(tensorrt_rt.TensorRTRuntime(plan, precision=precision), loaded)
+        runtime.close()
+        console.print(f"built and parity-checked {precision} plan: {plan}")
+
+    _run(body)
+
+
+@app.command()
+def predict(
+    images: Annotated[list[Path], typer.Argument(help="Image files (TIFF, PNG, JPEG).")],
+    json_out: Annotated[bool, typer.Option("--json", help="Print JSON lines.")] = False,
+    masks_out: Annotated[Path | None, typer.Option(help="Write each mask as PNG here.")]
+    = None,
+    segmentation: Annotated[Path | None, typer.Option(help="Segmentation bundle.")] = None,
+    ipp: Annotated[Path | None, typer.Option(help="IPP bundle.")] = None,
+    runtime: RuntimeOption = "auto",
+    top: Annotated[int, typer.Option(help="Classes shown per head.")] = 3,
+    log_level: LogOption = "WARNING",
+) -> None:
+    """Run images through the installed engines: mask, 9 shape descriptors, IPP heads.
+
+    Without a segmentation bundle the classical segmenter is used; without an IPP bundle
+    no labels are predicted.
+
+    Example: sentinel predict plate7/P1_A1_s0_t24h.tif --json --masks-out masks/
+    """
+
+    def body() -> None:
+        from edge_app.cli.predict_run import Predictor
+
+        configure_logging(log_level)
+        predictor = Predictor(segmentation, ipp, runtime, top=top)
+        try:
+            for path in images:
+                record = predictor.predict(path, masks_out)
+                if json_out:
+                    typer.echo(json.dumps(record))
+                else:
+                    _print_prediction(record)
+        finally:
+            predictor.close()
+
+    _run(body)
+
+
+def _print_prediction(record: dict[str, Any]) -> None:
+    console.print(f"[bold]{record['image']}[/bold]  segmenter {record['segmenter']}  "
+                  f"quality {','.join(record['quality']) or 'ok'}")
+    if record["shape"] is None:
+        console.print("  no object found")
+    else:
+        console.print("  " + "  ".join(f"{k} {v:.4g}" for k, v in record["shape"].items()))
+    for head, classes in record["labels"].items():
+        console.print(f"  {head:<16} " + "  ".join(f"{c['label']} {c['p']:.2f}"
+                                                  for c in classes))
+    if record.get("mask"):
+        console.print(f"  mask: {record['mask']}")

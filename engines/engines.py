@@ -1,0 +1,241 @@
+"""Task engines: a bundle + a runtime + the shared pre- and post-processing.
+
+``SegmentationEngine`` returns the same :class:`~engines.classical.SegmentationOutput` as the
+classical segmenter (so the pipeline can swap one for the other), ``IPPEngine`` per-head
+label probabilities (temperature-scaled), ``ForecastEngine`` the next frame of a well.
+Lifecycle: ``load()``, ``warmup()``, ``infer(batch)``, ``close()``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+
+from engines.bundle import Bundle, BundleError, load_bundle
+from engines.classical import ClassicalConfig, SegmentationOutput, describe_foreground
+from engines.morphometry import SHAPE_FEATURES, ShapeDescriptors
+from engines.preprocess import (
+    analysis_size,
+    as_plane,
+    normalise,
+    resize_area,
+    standardise,
+)
+from engines.runtimes.base import Runtime
+
+logger = logging.getLogger(__name__)
+
+
+class TaskEngine:
+    """What every task engine shares: its bundle, its runtime, the model-size preprocessing.
+
+    Args:
+        bundle: a verified :class:`Bundle` or a bundle folder.
+        runtime: ``"auto" | "tensorrt" | "torch" | "onnx"`` (chosen at ``load``), or a ready
+            :class:`Runtime` (already loaded and checked by the caller).
+    """
+
+    task = ""
+
+    def __init__(self, bundle: Bundle | str | Path, runtime: str | Runtime = "auto", *,
+                 device: str | None = None, threads: int | None = None) -> None:
+        self.bundle = bundle if isinstance(bundle, Bundle) else load_bundle(bundle)
+        if self.bundle.manifest.task != self.task:
+            raise BundleError(f"{self.bundle.path} is a {self.bundle.manifest.task} bundle, "
+                              f"not {self.task}")
+        self._runtime_choice = runtime
+        self.device, self.threads = device, threads
+        self.runtime: Runtime | None = runtime if not isinstance(runtime, str) else None
+        spec = self.bundle.manifest.input
+        self.size: tuple[int, int] = (int(spec.size[0]), int(spec.size[1]))
+        self.names = self.bundle.input_names
+
+    @property
+    def name(self) -> str:
+        return self.bundle.manifest.architecture
+
+    def load(self) -> None:
+        if self.runtime is None:
+            from engines.runtimes.select import select_runtime
+
+            assert isinstance(self._runtime_choice, str)
+            self.runtime = select_runtime(self.bundle, self._runtime_choice,
+                                          device=self.device, threads=self.threads)
+
+    def _run(self, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        if self.runtime is None:
+            raise RuntimeError(f"{type(self).__name__}.load() was not called")
+        return self.runtime.infer(inputs)
+
+    def model_image(self, pixels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``(plane, normalised image at model size)`` of one frame (resize first)."""
+        plane = as_plane(pixels)
+        percentiles = self.bundle.manifest.input.normalisation.percentiles
+        return plane, normalise(resize_area(plane, self.size), percentiles)
+
+    def standardised(self, image: np.ndarray) -> np.ndarray:
+        spec = self.bundle.manifest.input
+        return standardise(image, spec.normalisation.mean, spec.normalisation.std,
+                           spec.channels)
+
+    def close(self) -> None:
+        if self.runtime is not None:
+            self.runtime.close()
+        self.runtime = None
+
+
+class SegmentationEngine(TaskEngine):
+    """Neural segmentation with the classical segmenter's output and quality measures."""
+
+    task = "segmentation"
+
+    def __init__(self, bundle: Bundle | str | Path, runtime: str | Runtime = "auto", *,
+                 config: ClassicalConfig | None = None, **kwargs: Any) -> None:
+        super().__init__(bundle, runtime, **kwargs)
+        self.config = config or ClassicalConfig(max_side=max(self.size))
+        threshold = self.bundle.manifest.output.threshold or 0.5
+        self.logit_threshold = float(np.log(threshold / (1.0 - threshold)))
+
+    def warmup(self) -> None:
+        self.segment(_blank(self.size))
+
+    def segment(self, pixels: np.ndarray) -> SegmentationOutput:
+        return self.segment_batch([pixels])[0]
+
+    def infer(self, batch: Sequence[np.ndarray]) -> list[SegmentationOutput]:
+        return self.segment_batch(batch)
+
+    def segment_batch(self, frames: Sequence[np.ndarray]) -> list[SegmentationOutput]:
+        """Segment frames in one runtime call (batch = ``len(frames)``)."""
+        prepared = [self.model_image(f) for f in frames]
+        x = np.concatenate([self.standardised(img) for _, img in prepared])
+        logits = next(iter(self._run({self.names[0]: x}).values()))
+        return [self._describe(plane, img, logits[i, 0])
+                for i, (plane, img) in enumerate(prepared)]
+
+    def _describe(self, plane: np.ndarray, image: np.ndarray, logits: np.ndarray
+                  ) -> SegmentationOutput:
+        size, scale = analysis_size(plane.shape, self.config.max_side)
+        if size != self.size:  # keep the frame's aspect ratio at analysis resolution
+            image = normalise(resize_area(plane, size),
+                              self.bundle.manifest.input.normalisation.percentiles)
+            logits = cv2.resize(logits, (size[1], size[0]), interpolation=cv2.INTER_LINEAR)
+        foreground = logits > self.logit_threshold
+        count, labels, stats, _ = cv2.connectedComponentsWithStats(
+            foreground.astype(np.uint8), connectivity=8)
+        keep = np.zeros(count, bool)
+        keep[1:] = stats[1:, cv2.CC_STAT_AREA] >= self.config.min_area_fraction * image.size
+        return describe_foreground(image, keep[labels], scale, self.config)
+
+
+def _blank(size: tuple[int, int]) -> np.ndarray:
+    """A warm-up frame: a dark square on a bright field."""
+    image = np.full(size, 1000, np.uint16)
+    image[size[0] // 4: 3 * size[0] // 4, size[1] // 4: 3 * size[1] // 4] = 400
+    return image
+
+
+def softmax(logits: np.ndarray, temperature: float = 1.0) -> np.ndarray:
+    """Softmax over the last axis of ``logits / temperature`` (numerically stable)."""
+    z = logits.astype(np.float64) / max(temperature, 1e-6)
+    z -= z.max(axis=-1, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+class IPPEngine(TaskEngine):
+    """Inverse protocol prediction: per head, label -> calibrated probability."""
+
+    task = "ipp"
+
+    def __init__(self, bundle: Bundle | str | Path, runtime: str | Runtime = "auto",
+                 **kwargs: Any) -> None:
+        super().__init__(bundle, runtime, **kwargs)
+        spec = self.bundle.manifest.input
+        self.uses_shape = len(self.names) > 1
+        if self.uses_shape and (spec.shape_mean is None or spec.shape_std is None):
+            raise BundleError(f"{self.bundle.path}: the model takes shape features but the "
+                              "manifest has no shape_mean/shape_std")
+        n = len(SHAPE_FEATURES)
+        self.shape_mean = np.asarray(spec.shape_mean or [0.0] * n, np.float32)
+        self.shape_std = np.maximum(np.asarray(spec.shape_std or [1.0] * n, np.float32), 1e-6)
+
+    @property
+    def heads(self) -> tuple[str, ...]:
+        return tuple(h.name for h in self.bundle.manifest.output.heads)
+
+    def shape_vector(self, shape: ShapeDescriptors | None) -> np.ndarray:
+        """z-normalised descriptors (1, 9); a frame without an object gets the mean (zeros)."""
+        if shape is None:
+            return np.zeros((1, len(SHAPE_FEATURES)), np.float32)
+        return ((shape.as_vector() - self.shape_mean) / self.shape_std)[None]
+
+    def warmup(self) -> None:
+        self.predict(_blank(self.size), None)
+
+    def predict(self, pixels: np.ndarray, shape: ShapeDescriptors | None
+                ) -> dict[str, dict[str, float]]:
+        return self.predict_batch([pixels], [shape])[0]
+
+    def infer(self, batch: Sequence[tuple[np.ndarray, ShapeDescriptors | None]]
+              ) -> list[dict[str, dict[str, float]]]:
+        return self.predict_batch([p for p, _ in batch], [s for _, s in batch])
+
+    def predict_batch(self, frames: Sequence[np.ndarray],
+                      shapes: Sequence[ShapeDescriptors | None]
+                      ) -> list[dict[str, dict[str, float]]]:
+        inputs = {self.names[0]: np.concatenate(
+            [self.standardised(self.model_image(f)[1]) for f in frames])}
+        if self.uses_shape:
+            inputs[self.names[1]] = np.concatenate([self.shape_vector(s) for s in shapes])
+        outputs = list(self._run(inputs).values())
+        temperature = self.bundle.manifest.calibration.temperature
+        result: list[dict[str, dict[str, float]]] = [{} for _ in frames]
+        for head, logits in zip(self.bundle.manifest.output.heads, outputs, strict=True):
+            probs = softmax(logits, temperature.get(head.name, 1.0))
+            for i in range(len(frames)):
+                result[i][head.name] = dict(zip(head.labels, map(float, probs[i]), strict=True))
+        return result
+
+
+class ForecastEngine(TaskEngine):
+    """Next-frame forecast from a well's previous frames (+ metadata), at model size."""
+
+    task = "nextframe"
+
+    @property
+    def context(self) -> int:
+        return int(self.bundle.manifest.output.context_frames or 2)
+
+    def warmup(self) -> None:
+        self.forecast([_blank(self.size)] * self.context)
+
+    def frames_input(self, frames: Sequence[np.ndarray]) -> np.ndarray:
+        """(1, context, H, W) in [0, 1]: each frame resized, then normalised on its own."""
+        if len(frames) != self.context:
+            raise ValueError(f"{self.name} needs {self.context} frames, got {len(frames)}")
+        return np.stack([self.model_image(f)[1] for f in frames])[None]
+
+    def forecast(self, frames: Sequence[np.ndarray], meta: Sequence[float] | None = None
+                 ) -> np.ndarray:
+        """The predicted next frame (H, W) float32 in the model's [0, 1] intensity scale."""
+        return self.forecast_batch([frames], [meta])[0]
+
+    def infer(self, batch: Sequence[tuple[Sequence[np.ndarray], Sequence[float] | None]]
+              ) -> list[np.ndarray]:
+        return self.forecast_batch([f for f, _ in batch], [m for _, m in batch])
+
+    def forecast_batch(self, histories: Sequence[Sequence[np.ndarray]],
+                       metas: Sequence[Sequence[float] | None]) -> list[np.ndarray]:
+        inputs = {self.names[0]: np.concatenate([self.frames_input(h) for h in histories])}
+        if len(self.names) > 1:
+            width = self.bundle.manifest.input.tensors[1].shape[-1]
+            inputs[self.names[1]] = np.asarray(
+                [list(m) if m is not None else [0.0] * width for m in metas], np.float32)
+        out = next(iter(self._run(inputs).values()))
+        return [np.ascontiguousarray(o[0], np.float32) for o in out]

@@ -1,0 +1,1 @@
+"""Runtimes: one interface (``load/warmup/infer/close``) over ONNX Runtime, PyTorch, TensorRT."""
