@@ -18,9 +18,69 @@ train_app = typer.Typer(help="Train, evaluate and report the paper's models.",
                         no_args_is_help=True)
 
 
-@train_app.callback()
-def _group() -> None:
-    """Train, evaluate and report the paper's models (a command group even with one command)."""
+@train_app.callback(invoke_without_command=True)
+def train(
+    ctx: typer.Context,
+    preset: Annotated[str | None, typer.Option(
+        help="Preset: demo (the default engines) or paper-<model>.")] = None,
+    out: Annotated[Path, typer.Option(help="Folder for the run folders.")] = Path("runs/demo"),
+    data: Annotated[str, typer.Option(help="atlas | slimia:PATH | folder:CSV")] = "atlas",
+    epochs: Annotated[int | None, typer.Option(help="Override the preset's epochs.")] = None,
+    tiny: Annotated[bool, typer.Option(
+        "--tiny", help="Toy test_* architectures at toy size (seconds on a CPU).")] = False,
+    task: Annotated[str | None, typer.Option(
+        help="Only this task of the preset: segmentation | ipp | nextframe.")] = None,
+    resume: Annotated[bool, typer.Option(
+        "--resume", help="Continue from the run folders' checkpoints.")] = False,
+    bundles: Annotated[Path | None, typer.Option(
+        help="Where bundles go (default: engines/bundles for demo, else OUT/bundles).")] = None,
+    device: Annotated[str, typer.Option(help="auto | cpu | cuda")] = "auto",
+    threads: Annotated[int | None, typer.Option(
+        help="CPU threads for torch (default: torch's choice; 1 on a busy machine).")] = None,
+    export: Annotated[bool, typer.Option(help="Export an engine bundle per run.")] = True,
+) -> None:
+    """Train a preset: data, training, held-out evaluation, calibration, engine bundles.
+
+    Example: sentinel train --preset demo --out runs/demo
+    (also under torchrun: torchrun --nproc_per_node 2 -m trainer.train --preset demo)
+    """
+    if ctx.invoked_subcommand is not None:
+        return
+    if preset is None:
+        typer.echo(ctx.get_help())
+        raise typer.Exit(0)
+    from trainer.train.data import DataSpec, DataSpecError
+    from trainer.train.recipes import UnknownPresetError
+    from trainer.train.run import TrainRequest, format_outcomes
+    from trainer.train.run import train as run_training
+
+    try:
+        request = TrainRequest(
+            preset=preset, out=out, data=DataSpec.parse(data), epochs=epochs, tiny=tiny,
+            task=task, resume=resume, bundles=bundles, device=device, threads=threads,
+            export=export,
+            command=_command(ctx))
+        outcomes = run_training(request)
+    except (DataSpecError, UnknownPresetError, ValueError, FileNotFoundError) as error:
+        raise typer.BadParameter(str(error)) from None
+    typer.echo(format_outcomes(outcomes))
+
+
+def _command(ctx: typer.Context) -> str:
+    """The command line as typed (options that were given), for the bundle manifest."""
+    import shlex
+
+    parts = ["sentinel", "train"]
+    for name, value in ctx.params.items():
+        source = ctx.get_parameter_source(name)
+        if source is None or source.name == "DEFAULT" or value is None:
+            continue
+        flag = "--" + name.replace("_", "-")
+        if isinstance(value, bool):
+            parts.append(flag if value else f"--no-{name}")
+        else:
+            parts += [flag, str(value)]
+    return shlex.join(parts)
 
 
 @train_app.command()
