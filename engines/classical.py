@@ -123,7 +123,7 @@ class ClassicalSegmenter:
         closed = cv2.morphologyEx(
             (texture > threshold).astype(np.uint8), cv2.MORPH_CLOSE, _disk(radius)
         )
-        filled = _fill_holes(closed)
+        filled = fill_holes(closed)
         shrink = round(cfg.shrink * sigma)
         if shrink > 0:
             filled = cv2.erode(filled, _disk(shrink))
@@ -177,7 +177,7 @@ def _nearest_centre(centroids: np.ndarray, areas: np.ndarray, shape: tuple[int, 
     return int(np.argmin(distance - np.sqrt(areas / np.pi)))
 
 
-def _fill_holes(binary: np.ndarray) -> np.ndarray:
+def fill_holes(binary: np.ndarray) -> np.ndarray:
     contours, _ = cv2.findContours(binary, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
     filled = np.zeros_like(binary)
     cv2.drawContours(filled, contours, -1, 1, thickness=cv2.FILLED)

@@ -17,7 +17,12 @@ import cv2
 import numpy as np
 
 from engines.bundle import Bundle, BundleError, load_bundle
-from engines.classical import ClassicalConfig, SegmentationOutput, describe_foreground
+from engines.classical import (
+    ClassicalConfig,
+    SegmentationOutput,
+    describe_foreground,
+    fill_holes,
+)
 from engines.morphometry import SHAPE_FEATURES, ShapeDescriptors
 from engines.preprocess import (
     analysis_size,
@@ -125,7 +130,8 @@ class SegmentationEngine(TaskEngine):
             image = normalise(resize_area(plane, size),
                               self.bundle.manifest.input.normalisation.percentiles)
             logits = cv2.resize(logits, (size[1], size[0]), interpolation=cv2.INTER_LINEAR)
-        foreground = logits > self.logit_threshold
+        # Spheroids are solid: a bright core the model leaves out is still spheroid.
+        foreground = fill_holes((logits > self.logit_threshold).astype(np.uint8))
         count, labels, stats, _ = cv2.connectedComponentsWithStats(
             foreground.astype(np.uint8), connectivity=8)
         keep = np.zeros(count, bool)
