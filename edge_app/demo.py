@@ -18,8 +18,10 @@ from typing import Any
 log = logging.getLogger(__name__)
 
 DEMO_WELLS = [f"{row}{col}" for row in "AB" for col in range(1, 7)]
+# A protocol the microscope in question really runs (the atlas keeps SLiMIA's confounding:
+# each microscope images its own cell lines and media), so the shipped engines know it.
 DEMO_LABELS = {
-    "cell_line": "HCT116", "culture_medium": "DMEMF12", "seeding_density": "2000",
+    "cell_line": "HCT116", "culture_medium": "RPMI", "seeding_density": "2000",
     "formation_method": "LiquidOverlay-ULA", "microscope": "OperaPhenix",
     "magnification": "10X", "biological_rep": "B1", "technical_rep": "T1",
 }
@@ -32,7 +34,7 @@ class DemoPlan:
     """What the demo images: wells, time points, pacing and how many wells deviate."""
 
     wells: tuple[str, ...] = tuple(DEMO_WELLS)
-    hours: tuple[float, ...] = (24.0, 48.0, 72.0)
+    hours: tuple[float, ...] = (24.0, 48.0, 72.0, 96.0)
     rate: float = 6.0
     deviating_wells: int = 7  # one of each deviation kind, so one well is empty
     width: int = 512
@@ -88,20 +90,25 @@ def score_alerts(alerts: list[dict[str, Any]], deviations: tuple[Any, ...]) -> l
     """Lines comparing injected deviations with the alerts the run raised.
 
     A quality deviation counts as caught when its well raised any quality alert (a badly
-    defocused spheroid may vanish and read as 'no spheroid'); protocol deviations need the
-    protocol engines, which this build does not have yet.
+    defocused spheroid may vanish and read as 'no spheroid'); a protocol deviation when its
+    well raised a protocol alert on the deviating label. Alerts in wells with no deviation
+    are listed: they are false alarms.
     """
     lines = []
     for dev in deviations:
-        seen = sorted({a["observed"] for a in alerts if a["well"] == dev.well})
-        if dev.kind not in QUALITY_KINDS:
-            verdict = "needs the protocol engines (not built yet)"
-        elif seen:
-            verdict = f"caught ({', '.join(seen)})"
+        here = [a for a in alerts if a["well"] == dev.well]
+        if dev.kind in QUALITY_KINDS:
+            seen = sorted({a["observed"] for a in here if a["kind"] == "quality"})
+            verdict = (f"caught ({', '.join(seen)})" if seen
+                       else f"missed (expected {QUALITY_KINDS[dev.kind]})")
         else:
-            verdict = f"missed (expected {QUALITY_KINDS[dev.kind]})"
+            hits = [a for a in here if a["kind"] == "protocol" and a["label"] == dev.label]
+            verdict = (f"caught ({dev.label}: {hits[0]['observed']} vs {dev.expected})" if hits
+                       else f"missed (no {dev.label} alert; {dev.expected} -> {dev.actual})")
         lines.append(f"{dev.well:>4}  {dev.kind:<24} {verdict}")
-    flagged = {a["well"] for a in alerts} - {d.well for d in deviations}
-    if flagged:
-        lines.append(f"alerts in wells with no injected deviation: {sorted(flagged)}")
+    deviating = {d.well for d in deviations}
+    false = sorted({(a["well"], a["kind"], a["label"] or a["observed"]) for a in alerts
+                    if a["well"] not in deviating})
+    for well, kind, what in false:
+        lines.append(f"{well:>4}  no deviation             false alarm ({kind}: {what})")
     return lines

@@ -26,13 +26,14 @@ class _Visit:
 
 
 def extrapolate_area(visits: list[_Visit], hours: float) -> float | None:
-    """Area expected at ``hours`` from the last two visits (log-linear in time)."""
-    if not visits:
-        return None
-    last = visits[-1]
+    """Area expected at ``hours`` from the last two visits (log-linear in time).
+
+    One visit gives no growth rate, so no forecast (spheroids grow tens of percent a day:
+    "same as last time" would be a false alarm).
+    """
     if len(visits) < 2 or visits[-1].hours <= visits[-2].hours:
-        return last.area
-    prev = visits[-2]
+        return None
+    last, prev = visits[-1], visits[-2]
     rate = math.log(last.area / prev.area) / (last.hours - prev.hours)
     return last.area * math.exp(rate * (hours - last.hours))
 
@@ -63,13 +64,14 @@ class WellHistory:
         if hours is None or area is None or not visits or hours <= visits[-1].hours:
             return None, small
         expected = extrapolate_area(visits, hours)
+        if expected is None:
+            return None, small
         ssim = None
         context = [v.image for v in visits[-self.context:] if v.image is not None]
         if small is not None and len(context) == self.context:
             predicted = self.forecaster.forecast(context)
             ssim = ssim01(np.clip(predicted, 0, 1), small)
-        ratio = area / expected if expected else float("nan")
-        return Forecast(area_ratio=ratio, ssim=ssim,
+        return Forecast(area_ratio=area / expected, ssim=ssim,
                         from_hours=tuple(v.hours for v in visits)), small
 
     def remember(self, key: tuple[Any, ...], hours: float | None, area: float | None,
