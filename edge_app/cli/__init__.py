@@ -70,12 +70,12 @@ def _register() -> None:
         store_cmds,
     )
 
-    try:
-        from trainer.synth.cli import app as synth_app
-    except ImportError as exc:  # the trainer is part of this distribution; say what broke
-        logging.getLogger(__name__).debug("synth commands unavailable: %s", exc)
-    else:
-        app.add_typer(synth_app, name="synth", help="Synthetic atlas and plate simulator.")
+    from trainer.cli import explain, train_app
+    from trainer.synth.cli import app as synth_app
+
+    app.add_typer(synth_app, name="synth", help="Synthetic atlas and plate simulator.")
+    app.add_typer(train_app, name="train")
+    app.command("explain")(explain)
 
 
 _register()
