@@ -69,7 +69,6 @@ def _register() -> None:
         runs,
         store_cmds,
     )
-
     from trainer.cli import explain, train_app
     from trainer.synth.cli import app as synth_app
 

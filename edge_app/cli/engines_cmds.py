@@ -150,8 +150,9 @@ def predict(
     json_out: Annotated[bool, typer.Option("--json", help="Print JSON lines.")] = False,
     masks_out: Annotated[Path | None, typer.Option(help="Write each mask as PNG here.")]
     = None,
-    segmentation: Annotated[Path | None, typer.Option(help="Segmentation bundle.")] = None,
-    ipp: Annotated[Path | None, typer.Option(help="IPP bundle.")] = None,
+    segmentation: Annotated[Path | None, typer.Option(
+        help="Segmentation bundle, or 'classical' for the fallback.")] = None,
+    ipp: Annotated[Path | None, typer.Option(help="IPP bundle, or 'off'.")] = None,
     runtime: RuntimeOption = "auto",
     top: Annotated[int, typer.Option(help="Classes shown per head.")] = 3,
     log_level: LogOption = "WARNING",

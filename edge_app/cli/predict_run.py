@@ -28,8 +28,10 @@ class Predictor:
         from engines.engines import IPPEngine, SegmentationEngine
 
         self.top = top
-        seg_bundle = segmentation or default_bundle("segmentation")
-        ipp_bundle = ipp or default_bundle("ipp")
+        # "classical" / "off" force the fallback / no IPP even when bundles are installed.
+        seg_bundle = (None if str(segmentation) == "classical"
+                      else segmentation or default_bundle("segmentation"))
+        ipp_bundle = None if str(ipp) == "off" else ipp or default_bundle("ipp")
         self.segmenter: Any = (SegmentationEngine(seg_bundle, runtime) if seg_bundle
                                else ClassicalSegmenter())
         self.ipp = IPPEngine(ipp_bundle, runtime) if ipp_bundle else None

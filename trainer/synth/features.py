@@ -9,6 +9,7 @@ camera's bit depth does not give the microscope away by itself.
 from __future__ import annotations
 
 import numpy as np
+
 from engines.morphometry import SHAPE_FEATURES, shape_descriptors
 
 INTENSITY_FEATURES = ("fg_mean_rel", "fg_std_rel", "bg_cv")

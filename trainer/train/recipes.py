@@ -231,7 +231,8 @@ def get_preset(name: str) -> tuple[Recipe, ...]:
 
 
 def tiny_model(name: str) -> str:
-    """The zoo's ``test_*`` architecture standing in for ``name`` (same task and family)."""
+    """The zoo's ``test_*`` architecture standing in for ``name``: same task, family and
+    fusion mode (a full fusion model is not stood in for by an image-only ablation)."""
     from engines.zoo import list_models, model_info
 
     if name.startswith("test_"):
@@ -239,8 +240,10 @@ def tiny_model(name: str) -> str:
     if f"test_{name}" in list_models():
         return f"test_{name}"
     info = model_info(name)
+    mode = info.default_cfg.get("model_kwargs", {}).get("mode")
     same = [n for n in list_models(task=info.task, tier="test")
-            if model_info(n).architecture == info.architecture]
+            if model_info(n).architecture == info.architecture
+            and model_info(n).default_cfg.get("model_kwargs", {}).get("mode") == mode]
     if not same:
         raise ValueError(f"no test_* architecture of family {info.architecture!r} for {name}")
     return same[0]

@@ -57,7 +57,8 @@ def test_predict_classical_and_with_engines(zoo_bundles, tmp_path):
     image = tmp_path / "P1_A1_s0_t24h.tif"
     tifffile.imwrite(image, drawn_spheroid(size=300, radius=60))
     plain = runner.invoke(app, ["predict", str(image), "--json", "--masks-out",
-                                str(tmp_path / "masks")])
+                                str(tmp_path / "masks"), "--segmentation", "classical",
+                                "--ipp", "off"])
     assert plain.exit_code == 0, plain.output
     record = json.loads(plain.output.strip().splitlines()[-1])
     assert record["segmenter"] == "classical" and record["labels"] == {}

@@ -211,7 +211,9 @@ def test_every_error_is_reported_with_file_row_and_column(tmp_path):
     assert all(str(p).startswith("plate.csv:row ") for p in problems)
 
 
-@pytest.mark.parametrize("header", ["cel_line", "cell line", "celline", "Cell-Line", "seeding_densty", "seeded at"])
+@pytest.mark.parametrize(
+    "header", ["cel_line", "cell line", "celline", "Cell-Line", "seeding_densty", "seeded at"]
+)
 def test_misspelled_label_columns_are_errors(tmp_path, header):
     path = write_csv(tmp_path / "plate.csv", f"well,{header}\nA1,x\n")
     (problem,) = problems_of(path)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-
 import pytest
 
 from edge_app.pipeline.forecasting import WellHistory, extrapolate_area
