@@ -9,7 +9,7 @@ Lifecycle: ``load()``, ``warmup()``, ``infer(batch)``, ``close()``.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +23,7 @@ from engines.classical import (
     describe_foreground,
     fill_holes,
 )
+from engines.meta import encode_meta
 from engines.morphometry import SHAPE_FEATURES, ShapeDescriptors
 from engines.preprocess import (
     analysis_size,
@@ -226,6 +227,14 @@ class ForecastEngine(TaskEngine):
         if len(frames) != self.context:
             raise ValueError(f"{self.name} needs {self.context} frames, got {len(frames)}")
         return np.stack([self.model_image(f)[1] for f in frames])[None]
+
+    def meta(self, labels: Mapping[str, str] | None, gap_hours: float) -> np.ndarray | None:
+        """The model's metadata vector for a well's plate-map labels (None: takes no meta)."""
+        fields = self.bundle.manifest.output.meta_fields
+        if len(self.names) < 2 or not fields:
+            return None
+        vocabularies = self.bundle.manifest.data.get("meta_vocabularies", {})
+        return encode_meta(fields, vocabularies, labels or {}, gap_hours)
 
     def forecast(self, frames: Sequence[np.ndarray], meta: Sequence[float] | None = None
                  ) -> np.ndarray:

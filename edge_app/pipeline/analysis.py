@@ -104,7 +104,10 @@ class FrameAnalyser:
         key = (frame.meta.plate_id, frame.meta.well, frame.meta.site)
         usable = quality == (Quality.OK,)
         area = shape.area if shape is not None and usable else None
-        forecast, small = self.history.compare(key, frame.pixels, hours, area)
+        well = frame.meta.well
+        expected = plate.expected(well) if plate is not None and well else None
+        labels = expected.labels if expected is not None else None
+        forecast, small = self.history.compare(key, frame.pixels, hours, area, labels)
         if usable:
             self.history.remember(key, hours, area, small)
         timings["forecast"] = (time.perf_counter() - started) * 1e3

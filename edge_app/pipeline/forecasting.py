@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 from collections import deque
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -55,7 +56,8 @@ class WellHistory:
         self._keep = max(keep, self.context)
 
     def compare(self, key: tuple[Any, ...], pixels: np.ndarray, hours: float | None,
-                area: float | None) -> tuple[Forecast | None, np.ndarray | None]:
+                area: float | None, labels: Mapping[str, str] | None = None
+                ) -> tuple[Forecast | None, np.ndarray | None]:
         """Forecast for this frame from earlier visits; returns it and the frame's model image."""
         small = None
         if self.forecaster is not None:
@@ -69,7 +71,8 @@ class WellHistory:
         ssim = None
         context = [v.image for v in visits[-self.context:] if v.image is not None]
         if small is not None and len(context) == self.context:
-            predicted = self.forecaster.forecast(context)
+            meta = self.forecaster.meta(labels, hours - visits[-1].hours)
+            predicted = self.forecaster.forecast(context, meta)
             ssim = ssim01(np.clip(predicted, 0, 1), small)
         return Forecast(area_ratio=area / expected, ssim=ssim,
                         from_hours=tuple(v.hours for v in visits)), small

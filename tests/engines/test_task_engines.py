@@ -114,10 +114,12 @@ def test_ipp_engine_gives_calibrated_probabilities_per_head(bundles):
 def test_forecast_engine_predicts_the_next_frame_at_model_size(bundles):
     engine = _loaded(ForecastEngine(bundles["next"], "onnx", threads=1))
     history = [drawn_spheroid(300, 40, seed=1), drawn_spheroid(300, 45, seed=2)]
-    out = engine.forecast(history, [2000.0, 24.0, 48.0])
+    meta = engine.meta({"seeding_density": "2000"}, gap_hours=24.0)
+    np.testing.assert_allclose(meta, [np.log(2000.0), 1.0], rtol=1e-6)
+    out = engine.forecast(history, meta)
     assert out.shape == (32, 32) and out.dtype == np.float32
     assert out.min() >= 0.0 and out.max() <= 1.0
-    batch = engine.forecast_batch([history, history[::-1]], [[2000.0, 24.0, 48.0], None])
+    batch = engine.forecast_batch([history, history[::-1]], [meta, None])
     np.testing.assert_allclose(batch[0], out, atol=1e-6)
     with pytest.raises(ValueError, match="needs 2 frames"):
         engine.forecast(history[:1])

@@ -50,12 +50,12 @@ class TinyIPP(nn.Module):
 
 
 class TinyNext(nn.Module):
-    """forward(frames[B,2,H,W], meta[B,3]) -> [B,1,H,W]."""
+    """forward(frames[B,2,H,W], meta[B,2]) -> [B,1,H,W] (meta: log density, gap in days)."""
 
     def __init__(self) -> None:
         super().__init__()
         self.conv = nn.Conv2d(2, 1, 3, padding=1)
-        self.film = nn.Linear(3, 1)
+        self.film = nn.Linear(2, 1)
 
     def forward(self, frames, meta):
         return torch.sigmoid(self.conv(frames) + self.film(meta)[:, :, None, None])
@@ -91,8 +91,8 @@ def nextframe_bundle(folder: Path, size: int = 32) -> Bundle:
     _seed()
     rng = np.random.default_rng(2)
     inputs = {"frames": rng.uniform(size=(2, 2, size, size)).astype(np.float32),
-              "meta": rng.normal(size=(2, 3)).astype(np.float32)}
+              "meta": rng.normal(size=(2, 2)).astype(np.float32)}
     return export_bundle(TinyNext(), "tiny_next", "nextframe", folder, sample_inputs=inputs,
                          output_names=["next"], size=(size, size), channels=1,
-                         context_frames=2, meta_fields=("density", "gap_h", "hours"),
+                         context_frames=2, meta_fields=("log_density", "gap_days"),
                          command="pytest tiny_bundles")

@@ -10,7 +10,6 @@ stored in the manifest as ``shape_mean``/``shape_std``).
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -20,6 +19,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from engines.meta import encode_meta
 from engines.morphometry import SHAPE_FEATURES, shape_descriptors
 from engines.preprocess import analysis_size, as_plane, normalise, resize_area, to_model_input
 from trainer.data.records import IPP_LABELS, Sample, SampleSource
@@ -213,17 +213,10 @@ class IPPDataset(Dataset[dict[str, torch.Tensor]]):
 
 def meta_vector(labels: Mapping[str, str], gap_hours: float,
                 vocabularies: Mapping[str, Sequence[str]]) -> np.ndarray:
-    """The :data:`META_FIELDS` vector: categorical indices (``len(vocab)`` when unseen),
-    natural log of the seeding density (0 when unknown), gap in days."""
-    values: list[float] = []
-    for name in CATEGORICAL_META:
-        classes = list(vocabularies.get(name, ()))
-        value = str(labels.get(name, ""))
-        values.append(float(classes.index(value) if value in classes else len(classes)))
-    density = str(labels.get("seeding_density", ""))
-    values.append(math.log(float(density)) if _is_float(density) and float(density) > 0 else 0.0)
-    values.append(gap_hours / 24.0)
-    return np.asarray(values, np.float32)
+    """The :data:`META_FIELDS` vector (categorical indices, ``len(vocab)`` when unseen; natural
+    log of the seeding density, 0 when unknown; gap in days) — the runtime's own encoder."""
+    vocabs = {name: vocabularies.get(name, ()) for name in CATEGORICAL_META}
+    return encode_meta(META_FIELDS, vocabs, labels, gap_hours)
 
 
 class NextFrameDataset(Dataset[dict[str, torch.Tensor]]):
