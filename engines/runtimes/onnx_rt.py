@@ -45,6 +45,9 @@ class OnnxRuntime:
         options.inter_op_num_threads = 1
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         options.log_severity_level = 3
+        # Idle pool threads must not spin: on a 2-core PC they would steal the CPU from the
+        # pipeline's other stages (pre/post-processing, store) between inferences.
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         self._session = ort.InferenceSession(str(self.model_path), options, providers=providers)
         self._output_names = [o.name for o in self._session.get_outputs()]
         logger.debug("onnx session %s on %s, %d threads", self.model_path.name,
