@@ -93,7 +93,7 @@ def test_bench_smoke_tiny(zoo_bundles):
 
 @pytest.mark.slow
 def test_onnx_runtime_is_at_least_1_5x_faster_than_pytorch_eager_on_the_default_set():
-    """The issue's bar: CPU-sized default engines (random weights), batch 1, same threads."""
+    """The issue's bar: the installed default engines, batch 1, same thread count."""
     from edge_app.bench_engines import measure_engines
 
     report = measure_engines(12, 2048, threads=2, kinds=[("torch", "cpu"), ("onnx", "cpu")])
