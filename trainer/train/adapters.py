@@ -8,6 +8,7 @@ domain-adversarial head) and next-frame forecasting are the three adapters.
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -51,7 +52,7 @@ class Memo(Dataset[Any]):
         return self._items[index]
 
 
-class TaskAdapter:
+class TaskAdapter(ABC):
     """The shared part: recipe, splits, datasets and the loss function."""
 
     task = ""
@@ -76,19 +77,19 @@ class TaskAdapter:
         """What the bundle manifest and ``config.json`` need beyond the recipe."""
         return {}
 
+    @abstractmethod
     def inputs(self, batch: Any, device: torch.device) -> tuple[torch.Tensor | None, ...]:
         """The model's positional inputs of a batch."""
-        raise NotImplementedError
 
+    @abstractmethod
     def loss(self, model: nn.Module, batch: Any, device: torch.device,
              progress: float) -> torch.Tensor:
         """The training loss of a batch (``progress`` in [0, 1] drives the GRL schedule)."""
-        raise NotImplementedError
 
+    @abstractmethod
     def validate(self, model: nn.Module, loader: Iterable[Any],
                  device: torch.device) -> dict[str, float]:
         """Validation metrics, among them ``loss`` and the recipe's monitor."""
-        raise NotImplementedError
 
 
 class SegmentationAdapter(TaskAdapter):
