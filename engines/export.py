@@ -81,6 +81,9 @@ def export_onnx(model: Any, sample_inputs: Sequence[Any], path: Path,
                           opset_version=ONNX_OPSET, dynamo=True, verbose=False,
                           external_data=False)
     logger.debug("torch.onnx.export: %s", progress.getvalue())
+    from engines.zoo.io import strip_debug_metadata
+
+    strip_debug_metadata(path)
 
 
 def save_weights(model: Any, path: Path) -> None:

@@ -168,9 +168,32 @@ def export_onnx(
             )
     finally:
         model.train(was_training)
+    strip_debug_metadata(path)
     onnx.checker.check_model(str(path))
     logger.info("exported %s to %s (opset %d, %s)", type(model).__name__, path, opset, exporter)
     return path
+
+
+def strip_debug_metadata(path: str | Path) -> Path:
+    """Drop the exporter's per-node debug metadata (Python stack traces with this machine's
+    file paths, module names) from an ONNX file, in place. The graph is unchanged."""
+    import onnx
+
+    def clean(graph: Any) -> None:
+        for node in graph.node:
+            del node.metadata_props[:]
+            for attr in node.attribute:
+                if attr.HasField("g"):
+                    clean(attr.g)
+                for sub in attr.graphs:
+                    clean(sub)
+
+    model = onnx.load(str(path))
+    clean(model.graph)
+    for function in model.functions:
+        clean(function)
+    onnx.save(model, str(path))
+    return Path(path)
 
 
 def _export_dynamo(

@@ -86,3 +86,14 @@ def test_missing_file_invalid_manifest_and_non_bundle_are_refused(copy, tmp_path
 def test_golden_arrays_round_trip(exported):
     inputs, _ = exported.golden()
     assert inputs["image"].dtype == np.float32 and inputs["image"].shape == (2, 3, 32, 32)
+
+
+def test_shipped_onnx_files_carry_no_exporter_debug_metadata():
+    """The exporter's stack traces would put the building machine's paths into the repo."""
+    import onnx
+
+    from engines.bundle import default_bundle
+
+    for task in ("segmentation", "ipp", "nextframe"):
+        model = onnx.load(str(default_bundle(task) / "model.onnx"))
+        assert not any(node.metadata_props for node in model.graph.node), task
