@@ -2,7 +2,7 @@
 
 Run on a PC (or lent machine) with an NVIDIA GPU::
 
-    OUT=/tmp/out python -m engines.gpucheck [--quick]
+    OUT=gpu-check python -m engines.gpucheck [--quick]
 
 For the default CPU-sized engines and CoAtNet-0 / RefineNet at paper size (random weights):
 bundle export, TorchRuntime FP16 + CUDA graphs parity vs golden, median ms at batch 1 and 8
