@@ -76,7 +76,7 @@ class FrameAnalyser:
         qualities = [tuple(Quality(r) for r in assess(s, self.quality)) or (Quality.OK,)
                      for s in segs]
         t3 = time.perf_counter()
-        predictions = self._predict(frames, shapes)
+        predictions = self._predict(frames, shapes, qualities)
         t4 = time.perf_counter()
         n = len(frames)
         shared = {"segment": (t1 - t0) * 1e3 / n, "morphometry": (t2 - t1) * 1e3 / n,
@@ -87,11 +87,19 @@ class FrameAnalyser:
                 for f, s, sh, q, p in zip(frames, segs, shapes, qualities, predictions,
                                           strict=True)]
 
-    def _predict(self, frames: Sequence[Frame], shapes: list[ShapeDescriptors | None]
+    def _predict(self, frames: Sequence[Frame], shapes: list[ShapeDescriptors | None],
+                 qualities: list[tuple[Quality, ...]]
                  ) -> list[dict[str, dict[str, float]] | None]:
-        if self.ipp is None:
-            return [None] * len(frames)
-        return list(self.ipp.predict_batch([f.pixels for f in frames], shapes))
+        """IPP on the usable frames only (verdicts ignore the others; empty wells cost 0)."""
+        out: list[dict[str, dict[str, float]] | None] = [None] * len(frames)
+        usable = [i for i, q in enumerate(qualities) if q == (Quality.OK,)]
+        if self.ipp is None or not usable:
+            return out
+        heads = self.ipp.predict_batch([frames[i].pixels for i in usable],
+                                       [shapes[i] for i in usable])
+        for i, prediction in zip(usable, heads, strict=True):
+            out[i] = prediction
+        return out
 
     def _result(self, frame: Frame, seg: Any, shape: ShapeDescriptors | None,
                 quality: tuple[Quality, ...], predictions: Any, plate: Any | None,

@@ -2,10 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import torch
 from torch import nn
+
+
+def timm_features(backbone: str, out_indices: Sequence[int],
+                  backbone_kwargs: Mapping[str, Any] | None = None) -> Any:
+    """A timm backbone returning feature maps at ``out_indices`` (never downloads weights)."""
+    import timm
+
+    return timm.create_model(backbone, pretrained=False, features_only=True,
+                             out_indices=tuple(out_indices), **dict(backbone_kwargs or {}))
 
 
 class ConvBnAct(nn.Sequential):

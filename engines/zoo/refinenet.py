@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import torch
 from torch import nn
 from torch.nn import functional as F
+
+from engines.zoo.blocks import timm_features
 
 
 class ResidualConvUnit(nn.Module):
@@ -87,15 +87,7 @@ class RefineNet(nn.Module):
         backbone_kwargs: dict | None = None,
     ) -> None:
         super().__init__()
-        import timm
-
-        encoder: Any = timm.create_model(
-            backbone,
-            pretrained=False,
-            features_only=True,
-            out_indices=(1, 2, 3, 4),
-            **(backbone_kwargs or {}),
-        )
+        encoder = timm_features(backbone, (1, 2, 3, 4), backbone_kwargs)
         self.encoder = encoder
         c4, c8, c16, c32 = encoder.feature_info.channels()
         top = 2 * features

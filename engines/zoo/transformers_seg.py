@@ -10,7 +10,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from engines.zoo.blocks import UpConvBlock
+from engines.zoo.blocks import UpConvBlock, timm_features
 
 
 class ConvReluUp(nn.Sequential):
@@ -39,15 +39,7 @@ class SwinUNet(nn.Module):
         decoder_channels: tuple[int, ...] | list[int] = (384, 192, 96, 64, 32),
     ) -> None:
         super().__init__()
-        import timm
-
-        encoder: Any = timm.create_model(
-            backbone,
-            pretrained=False,
-            features_only=True,
-            out_indices=(0, 1, 2, 3),
-            **(backbone_kwargs or {}),
-        )
+        encoder = timm_features(backbone, (0, 1, 2, 3), backbone_kwargs)
         self.encoder = encoder
         c4, c8, c16, c32 = encoder.feature_info.channels()
         d16, d8, d4, d2, d1 = decoder_channels

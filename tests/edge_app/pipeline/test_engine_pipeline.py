@@ -94,3 +94,17 @@ def test_engine_event_becomes_a_stored_alert(tmp_path, bundles):
     writer.close()
     assert [(a["kind"], a["label"]) for a in alerts] == [("engine", "fallback")]
     assert "ONNX Runtime" in raised[0].message
+
+
+def test_ipp_runs_only_on_usable_frames(tmp_path, bundles):
+    frames = [make_frame("A1", seed=1), make_frame("B1", seed=2, empty=True)]
+    writer = StoreWriter(tmp_path / "s.sqlite")
+    pipeline = build_pipeline(_settings(bundles, backend="classical"), writer,
+                              source=ReplaySource(frames), clock=lambda: NOW)
+    with pipeline:
+        assert pipeline.wait(timeout=60)
+    rows = dict(writer.call(lambda s: s.db.execute(
+        "select f.well, r.predictions from frames f join results r on r.frame_id = f.id"
+    ).fetchall()))
+    writer.close()
+    assert rows["A1"] is not None and rows["B1"] is None  # empty well: no IPP call
