@@ -56,7 +56,7 @@ class SimulatedAcquisition:
     """Runs the plate simulator on a thread; ``finished`` and ``uris`` tell what it wrote."""
 
     def __init__(self, folder: Path, plan: DemoPlan) -> None:
-        from trainer.synth.plate_sim import PlateSimulation
+        from edge_app.simulation.plate_sim import PlateSimulation
 
         self.folder, self.plan = folder, plan
         self.sim = PlateSimulation(
@@ -72,7 +72,7 @@ class SimulatedAcquisition:
         self._thread.start()
 
     def _run(self) -> None:
-        from trainer.synth.plate_sim import simulate_plate
+        from edge_app.simulation.plate_sim import simulate_plate
 
         try:
             self.result = simulate_plate(self.folder, {w: DEMO_LABELS for w in self.plan.wells},

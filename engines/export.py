@@ -89,7 +89,7 @@ def export_onnx(model: Any, sample_inputs: Sequence[Any], path: Path,
 def save_weights(model: Any, path: Path) -> None:
     """Weights as safetensors (the zoo's helper when present)."""
     try:
-        from engines.zoo.io import save_weights as zoo_save
+        from engines.zoo.weights import save_weights as zoo_save
     except ImportError:
         from safetensors.torch import save_model
 

@@ -104,7 +104,7 @@ def full_path_ms(work: Path, repeats: int, size: int = 2048) -> dict[str, float]
     import torch
 
     from engines.bundle import load_bundle
-    from engines.engines import ForecastEngine, IPPEngine, SegmentationEngine
+    from engines.tasks import ForecastEngine, IPPEngine, SegmentationEngine
     from engines.morphometry import shape_descriptors
 
     seg = SegmentationEngine(load_bundle(work / DEFAULT_SET[0]), "torch", device="cuda")

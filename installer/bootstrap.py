@@ -15,8 +15,8 @@ VENV = ROOT / ".venv"
 STAMP = VENV / ".installer-stamp"
 
 # Extras every test run needs; the GPU extra is added when this PC has an NVIDIA GPU.
-TEST_EXTRAS = ("dev", "mm", "train")
-DEMO_EXTRAS = ("mm",)
+TEST_EXTRAS = ("dev", "mm", "train", "ui")
+DEMO_EXTRAS = ("mm", "ui")
 
 
 def venv_python(venv_dir: Path | None = None) -> Path:

@@ -123,3 +123,16 @@ def explain(
     for cam in cams:
         typer.echo(f"{cam.head}: {cam.label} ({cam.confidence:.0%})")
     typer.echo(f"wrote {out}")
+
+
+def register(app: typer.Typer) -> None:
+    """Entry point of the ``sentinel.commands`` group: mount ``train``, ``explain``, ``synth``.
+
+    ``sentinel`` (the app) finds this through the entry-point group, so the app never imports
+    the trainer; the trainer sits on top as the companion.
+    """
+    from trainer.synth.cli import app as synth_app
+
+    app.add_typer(synth_app, name="synth", help="Synthetic atlas and plate simulator.")
+    app.add_typer(train_app, name="train")
+    app.command("explain")(explain)

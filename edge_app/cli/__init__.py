@@ -69,12 +69,29 @@ def _register() -> None:
         runs,
         store_cmds,
     )
-    from trainer.cli import explain, train_app
-    from trainer.synth.cli import app as synth_app
 
-    app.add_typer(synth_app, name="synth", help="Synthetic atlas and plate simulator.")
-    app.add_typer(train_app, name="train")
-    app.command("explain")(explain)
+    _register_plugins()
+
+
+#: Entry-point group through which companions (the trainer) add commands to ``sentinel``.
+COMMAND_GROUP = "sentinel.commands"
+
+
+def _register_plugins() -> None:
+    """Mount the commands other installed packages offer (``train``, ``explain``, ``synth``).
+
+    The app never imports the trainer: the trainer registers ``trainer.cli:register`` in the
+    ``sentinel.commands`` entry-point group. A plugin that cannot load is skipped with a
+    logged reason, so the app's own commands always work.
+    """
+    from importlib.metadata import entry_points
+
+    for point in sorted(entry_points(group=COMMAND_GROUP), key=lambda p: p.name):
+        try:
+            point.load()(app)
+        except Exception as exc:  # a broken companion must not take the CLI down
+            logging.getLogger(__name__).warning(
+                "commands from %s (%s) not loaded: %s", point.name, point.value, exc)
 
 
 _register()

@@ -36,12 +36,12 @@ def bench(
 
     configure_logging(log_level)
     if folder_latency:
-        from edge_app.bench import measure_latency
+        from edge_app.bench.folder_latency import measure_latency
 
         report = run_command(lambda: measure_latency(frames, size, rate))
         typer.echo(report.to_json()) if json_out else print_latency(report)
         return
-    from edge_app.bench_engines import measure_engines
+    from edge_app.bench.engine_speed import measure_engines
 
     given = {"segmentation": segmentation, "ipp": ipp, "nextframe": nextframe}
     bundles = {t: Path(v) for t, v in given.items() if v and Path(v).is_dir()}

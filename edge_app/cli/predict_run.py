@@ -25,7 +25,7 @@ class Predictor:
                  *, top: int = 3) -> None:
         from engines.bundle import default_bundle
         from engines.classical import ClassicalSegmenter
-        from engines.engines import IPPEngine, SegmentationEngine
+        from engines.tasks import IPPEngine, SegmentationEngine
 
         self.top = top
         # "classical" / "off" force the fallback / no IPP even when bundles are installed.

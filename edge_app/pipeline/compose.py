@@ -108,7 +108,7 @@ def _classical(settings: SentinelSettings) -> Segmenter:
 def _engine_segmenter(settings: SentinelSettings) -> Segmenter:
     """The neural segmentation engine: ``segmentation.bundle`` or the installed default."""
     from engines.bundle import default_bundle
-    from engines.engines import SegmentationEngine
+    from engines.tasks import SegmentationEngine
 
     cfg = settings.segmentation
     bundle = cfg.bundle or default_bundle("segmentation")
@@ -137,7 +137,7 @@ SEGMENTERS: dict[str, Callable[[SentinelSettings], Segmenter]] = {
 def _task_engine(settings: SentinelSettings, task: str, choice: str) -> Any | None:
     """Load the IPP or next-frame engine named by ``choice`` (auto | off | bundle path)."""
     from engines.bundle import default_bundle
-    from engines.engines import ForecastEngine, IPPEngine
+    from engines.tasks import ForecastEngine, IPPEngine
 
     if choice == "off":
         return None

@@ -16,13 +16,14 @@ from collections import deque
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
 from psygnal import Signal, SignalGroup
 
 from edge_app.alerts.rules import AlertRule
+from edge_app.core.clock import utcnow
 from edge_app.core.frames import Frame, FrameFailure
 from edge_app.core.results import Alert, FrameResult, Severity
 from edge_app.pipeline.analysis import FrameAnalyser
@@ -31,10 +32,6 @@ from edge_app.store.writer import StoreWriter
 
 log = logging.getLogger(__name__)
 _STOP = object()
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 class RunState(StrEnum):

@@ -111,7 +111,7 @@ class ConfiguredCore:
 
 
 def _utcnow() -> datetime:
-    from edge_app.pipeline.runner import utcnow
+    from edge_app.core.clock import utcnow
 
     return utcnow()
 

@@ -64,7 +64,7 @@ class PlateScene:
         shape: tuple[int, int] = (256, 256),
         faults: Sequence[tuple[str, int, int]] = (),
     ) -> None:
-        from trainer.synth import SpheroidRenderer
+        from edge_app.simulation import SpheroidRenderer
 
         self.geometry, self.sites, self.hours = geometry, sites, tuple(float(h) for h in hours)
         self.labels = {w: dict(v) for w, v in (labels or {}).items()}
@@ -93,8 +93,8 @@ class PlateScene:
 
     def snap(self) -> np.ndarray:
         """Render what is under the objective now (uint16); an empty field off the plate."""
-        from trainer.synth import Artefacts, identity_seed
-        from trainer.synth.timeseries import frame_seed
+        from edge_app.simulation import Artefacts, identity_seed
+        from edge_app.simulation.timeseries import frame_seed
 
         with self._lock:
             place = self.geometry.locate(*self.position, sites=self.sites)

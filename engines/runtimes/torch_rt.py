@@ -19,7 +19,7 @@ logger = logging.getLogger(__name__)
 def model_from_bundle(bundle: Bundle) -> Any:
     """Rebuild the bundle's architecture from the zoo and load its safetensors weights."""
     try:
-        from engines.zoo.io import load_weights
+        from engines.zoo.weights import load_weights
         from engines.zoo.registry import create_model
     except ImportError as exc:
         raise RuntimeUnavailable(f"the model zoo needs PyTorch ('pip install "

@@ -13,9 +13,6 @@ from engines.zoo.io import (
     example_inputs,
     export_onnx,
     io_names,
-    load_weights,
-    read_config,
-    save_weights,
 )
 from engines.zoo.registry import (
     TASKS,
@@ -27,6 +24,7 @@ from engines.zoo.registry import (
     model_info,
     register_model,
 )
+from engines.zoo.weights import load_weights, read_config, save_weights
 
 __all__ = [
     "DEFAULT_OPSET",

@@ -186,7 +186,7 @@ def create_model(name: str, checkpoint_path: str | None = None, **kwargs: Any) -
     model = _FACTORIES[name](**cfg["model_kwargs"])
     model.zoo_cfg = cfg
     if checkpoint_path is not None:
-        from engines.zoo.io import load_weights
+        from engines.zoo.weights import load_weights
 
         load_weights(model, checkpoint_path)
     logger.debug("created model %s with %s", name, cfg["model_kwargs"])

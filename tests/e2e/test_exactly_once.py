@@ -20,7 +20,7 @@ import pytest
 
 from edge_app.store import Store
 from tests.support import drawn_spheroid
-from trainer.synth.writers import FrameRecord, WriterOptions, create_writer
+from edge_app.simulation.writers import FrameRecord, WriterOptions, create_writer
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="SIGKILL is POSIX-only")
 

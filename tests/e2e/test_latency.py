@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from edge_app.bench import measure_latency
+from edge_app.bench.folder_latency import measure_latency
 
 
 def test_latency_smoke():

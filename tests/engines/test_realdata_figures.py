@@ -81,7 +81,7 @@ def test_shipped_segmentation_engine_on_real_images():
     lack.
     """
     from engines.bundle import default_bundle
-    from engines.engines import SegmentationEngine
+    from engines.tasks import SegmentationEngine
 
     path = default_bundle("segmentation")
     assert path is not None, "the default segmentation bundle ships in engines/bundles/"

@@ -7,7 +7,7 @@ import pytest
 
 from engines.bundle import BundleError
 from engines.classical import ClassicalSegmenter, SegmentationOutput
-from engines.engines import ForecastEngine, IPPEngine, SegmentationEngine, softmax
+from engines.tasks import ForecastEngine, IPPEngine, SegmentationEngine, softmax
 from engines.morphometry import shape_descriptors
 from tests.engines.tiny_bundles import (
     ipp_bundle,

@@ -10,7 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from trainer.synth.cli import app
-from trainer.synth.deviations import read_ground_truth
+from edge_app.simulation.deviations import read_ground_truth
 from trainer.synth.montage import real_data_dir, real_images
 
 HEADER = (

@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 import tifffile
 
-from trainer.synth.deviations import DEVIATION_KINDS, read_ground_truth
-from trainer.synth.plate_sim import PlateSimulation, simulate_plate
-from trainer.synth.writers import FrameRecord, MMSingleTiffWriter, WriterOptions
+from edge_app.simulation.deviations import DEVIATION_KINDS, read_ground_truth
+from edge_app.simulation.plate_sim import PlateSimulation, simulate_plate
+from edge_app.simulation.writers import FrameRecord, MMSingleTiffWriter, WriterOptions
 
 LABELS = {
     "cell_line": "HCT116",

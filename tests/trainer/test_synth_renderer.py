@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 
 from trainer.synth.atlas import AtlasStream
-from trainer.synth.renderer import Artefacts, SpheroidRenderer
-from trainer.synth.timeseries import identity_seed, render_series
-from trainer.synth.vocab import ProtocolRow, Vocabulary, VocabularyError
+from edge_app.simulation.renderer import Artefacts, SpheroidRenderer
+from edge_app.simulation.timeseries import identity_seed, render_series
+from edge_app.simulation.vocab import ProtocolRow, Vocabulary, VocabularyError
 
 ROW = ProtocolRow("HCT116", "DMEMLG", "LiquidOverlay-ULA", 2000, 96.0, "Axiovert200M", "5X")
 

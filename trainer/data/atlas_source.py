@@ -14,8 +14,8 @@ import numpy as np
 from trainer.data.records import Sample
 from trainer.data.timeseries import FramePair
 from trainer.synth.atlas import AtlasStream
-from trainer.synth.timeseries import identity_seed, render_series
-from trainer.synth.vocab import ProtocolRow
+from edge_app.simulation.timeseries import identity_seed, render_series
+from edge_app.simulation.vocab import ProtocolRow
 
 
 def row_labels(row: ProtocolRow) -> dict[str, str]:

@@ -1,10 +1,20 @@
-"""Synthetic SLiMIA-like atlas, spheroid time series and plate-acquisition simulator."""
+"""Synthetic SLiMIA-like atlas for training; the renderer and plate simulator it builds on
+live in :mod:`edge_app.simulation` (the app's demo and virtual microscope use them too)."""
 
+from edge_app.simulation import (
+    Artefacts,
+    PlateSimulation,
+    ProtocolRow,
+    SimulationResult,
+    SpheroidRenderer,
+    SynthImage,
+    Vocabulary,
+    VocabularyError,
+    identity_seed,
+    render_series,
+    simulate_plate,
+)
 from trainer.synth.atlas import AtlasStream, slimia_stem, write_atlas
-from trainer.synth.plate_sim import PlateSimulation, SimulationResult, simulate_plate
-from trainer.synth.renderer import Artefacts, SpheroidRenderer, SynthImage
-from trainer.synth.timeseries import identity_seed, render_series
-from trainer.synth.vocab import ProtocolRow, Vocabulary, VocabularyError
 
 __all__ = [
     "Artefacts",

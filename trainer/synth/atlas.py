@@ -19,8 +19,8 @@ from pathlib import Path
 import numpy as np
 import tifffile
 
-from trainer.synth.renderer import SpheroidRenderer, SynthImage, frame_shape
-from trainer.synth.vocab import ProtocolRow, Vocabulary
+from edge_app.simulation.renderer import SpheroidRenderer, SynthImage, frame_shape
+from edge_app.simulation.vocab import ProtocolRow, Vocabulary
 
 logger = logging.getLogger(__name__)
 

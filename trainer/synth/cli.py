@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from trainer.synth.vocab import NAMED_LABELS, Vocabulary
+from edge_app.simulation.vocab import NAMED_LABELS, Vocabulary
 
 logger = logging.getLogger(__name__)
 
@@ -52,7 +52,7 @@ def plate(
     --format ndtiff --seed 1
     """
     from edge_app.core.plate import load_plate_protocol
-    from trainer.synth.plate_sim import PlateSimulation, simulate_plate
+    from edge_app.simulation.plate_sim import PlateSimulation, simulate_plate
 
     vocab = Vocabulary.default()
     protocol = load_plate_protocol(

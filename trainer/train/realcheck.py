@@ -25,7 +25,7 @@ TIMELAPSE = "jointforces_mcf7_timelapse"
 def segmentation_figures(bundle: Path, root: Path | None = None) -> dict[str, Any]:
     """Crop plausibility and GOAT Dice of the bundle's engine and of the classical segmenter."""
     from engines.classical import ClassicalSegmenter
-    from engines.engines import SegmentationEngine
+    from engines.tasks import SegmentationEngine
     from engines.realdata import crop_plausibility, goat_dice
 
     engine = SegmentationEngine(bundle, "onnx")
@@ -56,7 +56,7 @@ def _timelapse(root: Path) -> tuple[list[np.ndarray], list[dict[str, str]]]:
 
 def forecast_figures(bundle: Path, root: Path) -> dict[str, float]:
     """Mean SSIM/PSNR of the forecast and of copy-last over the time-lapse triplets."""
-    from engines.engines import ForecastEngine
+    from engines.tasks import ForecastEngine
 
     engine = ForecastEngine(bundle, "onnx")
     engine.load()

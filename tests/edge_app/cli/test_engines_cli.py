@@ -94,7 +94,7 @@ def test_bench_smoke_tiny(zoo_bundles):
 @pytest.mark.slow
 def test_onnx_runtime_is_at_least_1_5x_faster_than_pytorch_eager_on_the_default_set():
     """The issue's bar: the installed default engines, batch 1, same thread count."""
-    from edge_app.bench_engines import measure_engines
+    from edge_app.bench.engine_speed import measure_engines
 
     report = measure_engines(12, 2048, threads=2, kinds=[("torch", "cpu"), ("onnx", "cpu")])
     assert all(r.error is None for r in report.runs), report.to_json()

@@ -6,8 +6,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from trainer.synth.renderer import NO_ARTEFACTS, Artefacts, SpheroidRenderer, SynthImage
-from trainer.synth.vocab import ProtocolRow
+from edge_app.simulation.renderer import NO_ARTEFACTS, Artefacts, SpheroidRenderer, SynthImage
+from edge_app.simulation.vocab import ProtocolRow
 
 
 def identity_seed(seed: int, *parts: object) -> int:

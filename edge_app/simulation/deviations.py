@@ -16,8 +16,8 @@ from typing import Any
 
 import numpy as np
 
-from trainer.synth.renderer import Artefacts
-from trainer.synth.vocab import ProtocolRow, Vocabulary
+from edge_app.simulation.renderer import Artefacts
+from edge_app.simulation.vocab import ProtocolRow, Vocabulary
 
 #: Deviation kind -> the label it changes ("" for quality deviations).
 DEVIATION_KINDS: dict[str, str] = {

@@ -46,7 +46,7 @@ def _p99(values: list[float]) -> float:
 
 def _base_frame(size: int, seed: int) -> np.ndarray:
     """One rendered spheroid; each written frame flips its low bits so every hash differs."""
-    from trainer.synth.renderer import SpheroidRenderer
+    from edge_app.simulation.renderer import SpheroidRenderer
 
     rng = np.random.default_rng(seed)
     renderer = SpheroidRenderer()

@@ -12,9 +12,9 @@ from dataclasses import dataclass, replace
 import cv2
 import numpy as np
 
-from trainer.synth import optics
-from trainer.synth.shape import Outline, draw_mask, random_outline
-from trainer.synth.vocab import ProtocolRow, Vocabulary
+from edge_app.simulation import optics
+from edge_app.simulation.shape import Outline, draw_mask, random_outline
+from edge_app.simulation.vocab import ProtocolRow, Vocabulary
 
 #: Diameter (um) of a freshly formed spheroid per cube root of seeded cells.
 _UM_PER_CUBE_ROOT_CELL = 25.0

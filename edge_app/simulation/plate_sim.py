@@ -18,15 +18,15 @@ from pathlib import Path
 
 import numpy as np
 
-from trainer.synth.deviations import (
+from edge_app.simulation.deviations import (
     Deviation,
     apply_deviation,
     plan_deviations,
     write_ground_truth,
 )
-from trainer.synth.renderer import SpheroidRenderer, frame_shape
-from trainer.synth.timeseries import frame_seed, identity_seed
-from trainer.synth.writers import FrameRecord, WriterOptions, create_writer
+from edge_app.simulation.renderer import SpheroidRenderer, frame_shape
+from edge_app.simulation.timeseries import frame_seed, identity_seed
+from edge_app.simulation.writers import FrameRecord, WriterOptions, create_writer
 
 logger = logging.getLogger(__name__)
 

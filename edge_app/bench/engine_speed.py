@@ -75,7 +75,7 @@ def _write_frames(folder: Path, n: int, size: int, seed: int) -> list[Path]:
     """``n`` uncompressed uint16 TIFFs of drawn spheroids (distinct bytes)."""
     import tifffile
 
-    from edge_app.bench import _base_frame
+    from edge_app.bench.folder_latency import _base_frame
 
     base = _base_frame(size, seed)
     paths = []
@@ -149,7 +149,7 @@ class _Path:
         return {s: (b - a) * 1e3 for s, a, b in zip(STAGES, t[:-1], t[1:], strict=True)}
 
     def _ipp(self, x: np.ndarray, shape: Any) -> dict[str, dict[str, float]]:
-        from engines.engines import softmax
+        from engines.tasks import softmax
 
         inputs = {self.ipp.names[0]: x}
         if self.ipp.uses_shape:
@@ -170,7 +170,7 @@ class _Path:
 
 def _engines(bundles: dict[str, Bundle], kind: str, threads: int, device: str | None
              ) -> dict[str, Any]:
-    from engines.engines import ForecastEngine, IPPEngine, SegmentationEngine
+    from engines.tasks import ForecastEngine, IPPEngine, SegmentationEngine
 
     classes = {"segmentation": SegmentationEngine, "ipp": IPPEngine, "nextframe": ForecastEngine}
     made = {}

@@ -1,6 +1,6 @@
 """Label vocabularies, protocol rows and SLiMIA-like confounded sampling of rows.
 
-The vocabulary is data (:data:`trainer.synth.vocab_data.DEFAULT_VOCABULARY` or any mapping of
+The vocabulary is data (:data:`edge_app.simulation.vocab_data.DEFAULT_VOCABULARY` or any mapping of
 the same shape, e.g. loaded from JSON); this module only looks names up and samples from it.
 """
 
@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from trainer.synth.vocab_data import DEFAULT_VOCABULARY
+from edge_app.simulation.vocab_data import DEFAULT_VOCABULARY
 
 #: Labels whose values must be one of the vocabulary's names.
 NAMED_LABELS = ("cell_line", "culture_medium", "formation_method", "microscope")
