@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -21,9 +20,17 @@ SIZE = 32
 
 
 class TwoHeads(nn.Module):
-    """Conv features -> global average pool -> two linear heads; ignores ``shape``."""
+    """An analytic two-head classifier (no training, so no floating-point luck).
+
+    ``features`` turns the image into two indicator maps at half resolution: channel 0 is 1
+    where a pixel is part of the square (> 0.5; the noise stays below 0.3), channel 1 where
+    it is bright (> 0.8; a dim square is 0.6). The global average pool gives the fraction of
+    the frame each covers, and each head thresholds one fraction. ``shape`` is ignored.
+    """
 
     head_names = ("size", "brightness")
+    LARGE_COVER = 0.07  # a 12 px square covers 36/256 cells, a 5 px one at most 9/256
+    BRIGHT_COVER = 0.008  # any bright square covers >= 4/256 cells, a dim one none
 
     def __init__(self) -> None:
         super().__init__()
@@ -34,6 +41,23 @@ class TwoHeads(nn.Module):
         )
         self.size = nn.Linear(16, 2)
         self.brightness = nn.Linear(16, 2)
+        with torch.no_grad():
+            for module in (*self.features, self.size, self.brightness):
+                for param in module.parameters():
+                    param.zero_()
+            ramp, first, second = self.features[0], self.features[2], self.features[4]
+            for out, level in enumerate((0.45, 0.5, 0.75, 0.8)):  # ReLU(20 (x - level))
+                ramp.weight[out, :, 1, 1] = 20.0 / 3.0
+                ramp.bias[out] = -20.0 * level
+            for out in (0, 1):  # clamp to [0, 1]: ramp(low) - ramp(high)
+                first.weight[out, 2 * out, 1, 1] = 1.0
+                first.weight[out, 2 * out + 1, 1, 1] = -1.0
+                second.weight[out, out, 1, 1] = 1.0
+            for out, (head, cover, gain) in enumerate((
+                    (self.size, self.LARGE_COVER, 100.0),
+                    (self.brightness, self.BRIGHT_COVER, 1000.0))):  # logits >= 3.5 from 0
+                head.weight[1, out] = gain
+                head.bias[1] = -gain * cover
 
     def forward(self, image: torch.Tensor, shape: torch.Tensor | None = None
                 ) -> tuple[torch.Tensor, torch.Tensor]:
@@ -54,36 +78,53 @@ def _square_batch(n: int, rng: np.random.Generator
     return x, torch.from_numpy(large.astype(np.int64)), torch.from_numpy(bright.astype(np.int64))
 
 
-@pytest.fixture(scope="module")
-def trained() -> Iterator[TwoHeads]:
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # a toy model trains faster on one thread
-    torch.manual_seed(0)
-    model = TwoHeads()
-    optimiser = torch.optim.Adam(model.parameters(), lr=1e-2)
-    rng = np.random.default_rng(0)
-    for _ in range(300):
-        x, large, bright = _square_batch(32, rng)
-        a, b = model(x)
-        loss = nn.functional.cross_entropy(a, large) + nn.functional.cross_entropy(b, bright)
-        optimiser.zero_grad()
-        loss.backward()
-        optimiser.step()
-    x, large, bright = _square_batch(200, rng)
+def _checked_model() -> TwoHeads:
+    """The analytic model, checked: every held-out square right, and a small loss."""
+    model = TwoHeads().eval()
+    x, large, bright = _square_batch(200, np.random.default_rng(0))
     with torch.no_grad():
         a, b = model(x)
-    assert (a.argmax(1) == large).float().mean() > 0.85
-    assert (b.argmax(1) == bright).float().mean() > 0.9
-    yield model
-    torch.set_num_threads(threads)
+    loss = nn.functional.cross_entropy(a, large) + nn.functional.cross_entropy(b, bright)
+    assert (a.argmax(1) == large).all() and (b.argmax(1) == bright).all()
+    assert float(loss) < 0.1, float(loss)
+    return model
+
+
+@pytest.fixture(scope="module")
+def trained() -> TwoHeads:
+    return _checked_model()
+
+
+def _square_image() -> tuple[np.ndarray, torch.Tensor]:
+    image = np.random.default_rng(5).uniform(0, 0.3, (SIZE, SIZE)).astype(np.float32)
+    image[3:13, 19:29] = 1.0
+    return image, torch.from_numpy(image)[None, None].expand(1, 3, -1, -1).contiguous()
+
+
+def _cams(model: TwoHeads, x: torch.Tensor) -> list:
+    return explain(model, (x, torch.zeros(1, 9)), TwoHeads.head_names,
+                   {"size": ("small", "large"), "brightness": ("dim", "bright")})
+
+
+def test_fixture_and_cams_do_not_depend_on_the_thread_count() -> None:
+    threads = torch.get_num_threads()
+    runs = []
+    try:
+        for n in (1, 2):
+            torch.set_num_threads(n)
+            runs.append(_cams(_checked_model(), _square_image()[1]))
+    finally:
+        torch.set_num_threads(threads)
+    one, two = runs
+    assert [c.label for c in one] == [c.label for c in two] == ["large", "bright"]
+    for a, b in zip(one, two, strict=True):
+        assert abs(a.confidence - b.confidence) < 1e-4
+        np.testing.assert_allclose(a.cam, b.cam, atol=1e-4)
 
 
 def test_gradcam_highlights_the_square(trained: TwoHeads, tmp_path: Path) -> None:
-    image = np.random.default_rng(5).uniform(0, 0.3, (SIZE, SIZE)).astype(np.float32)
-    image[3:13, 19:29] = 1.0
-    x = torch.from_numpy(image)[None, None].expand(1, 3, -1, -1).contiguous()
-    cams = explain(trained, (x, torch.zeros(1, 9)), TwoHeads.head_names,
-                   {"size": ("small", "large"), "brightness": ("dim", "bright")})
+    image, x = _square_image()
+    cams = _cams(trained, x)
     assert [c.label for c in cams] == ["large", "bright"]
     inside = np.zeros((SIZE, SIZE), bool)
     inside[3:13, 19:29] = True
