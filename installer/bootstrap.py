@@ -82,11 +82,27 @@ def ensure_environment(extras: tuple[str, ...]) -> Path:
         cwd=ROOT,
         check=True,
     )
+    if "gpu" in extras:
+        swap_onnxruntime_for_gpu(python)
     STAMP.write_text("\n".join([*fingerprints, wanted]) + "\n")
     return python
 
 
-def run_in_venv(python: Path, args: list[str], env: dict[str, str] | None = None) -> int:
-    """Run ``python args...`` from the checkout root and return its exit status."""
+def swap_onnxruntime_for_gpu(python: Path) -> None:
+    """Replace the CPU ``onnxruntime`` wheel with ``onnxruntime-gpu`` (CUDA provider).
+
+    Both wheels install the same ``onnxruntime`` module, so they cannot coexist: the CPU one
+    (a core dependency) is removed first. The GPU wheel also runs on the CPU.
+    """
+    _log("GPU found: replacing onnxruntime with onnxruntime-gpu (CUDA execution provider)")
+    pip = [str(python), "-m", "pip", "--disable-pip-version-check", "-q"]
+    subprocess.run([*pip, "uninstall", "-y", "onnxruntime"], cwd=ROOT, check=False)
+    subprocess.run([*pip, "install", "onnxruntime-gpu"], cwd=ROOT, check=True)
+
+
+def run_in_venv(python: Path, args: list[str], env: dict[str, str] | None = None,
+                cwd: Path | None = None) -> int:
+    """Run ``python args...`` from ``cwd`` (default: the checkout root); its exit status."""
     full_env = {**os.environ, **(env or {})}
-    return subprocess.run([str(python), *args], cwd=ROOT, env=full_env, check=False).returncode
+    return subprocess.run([str(python), *args], cwd=cwd or ROOT, env=full_env,
+                          check=False).returncode
