@@ -36,8 +36,10 @@ def run_live(
             pipeline.events.frame_processed.connect(print_result)
             pipeline.events.frame_failed.connect(print_failure)
         pipeline.events.alert_raised.connect(print_alert)
+        engines = pipeline.analyser.engines_used()
+        runtimes = ",".join(sorted({str(e["runtime"]) for e in engines.values()}))
         run_id = writer.call(lambda s: s.start_run(
-            source=pipeline.source.name, runtime="cpu", engines={"segmentation": "classical"},
+            source=pipeline.source.name, runtime=runtimes, engines=engines,
             settings=settings.model_dump(mode="json")))
         log.info("effective settings: %s", settings.model_dump_json())
         pipeline.start()

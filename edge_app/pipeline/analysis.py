@@ -35,6 +35,19 @@ def _segment_all(segmenter: Segmenter, frames: Sequence[Frame]) -> list[Any]:
     return [segmenter.segment(f.pixels) for f in frames]
 
 
+def engine_record(engine: Any) -> dict[str, str | None]:
+    """What ran one stage: engine name, bundle folder name, bundle hash and runtime kind.
+
+    The classical segmenter has no bundle (``bundle``/``hash`` are ``None``) and runs on the
+    CPU; a task engine reports the runtime it loaded (``onnx``, ``torch``, ``torch_fp16``, ...).
+    """
+    bundle = getattr(engine, "bundle", None)
+    runtime = getattr(getattr(engine, "runtime", None), "kind", None)
+    return {"name": engine.name, "bundle": bundle.path.name if bundle is not None else None,
+            "hash": bundle.digest if bundle is not None else None,
+            "runtime": runtime or ("cpu" if bundle is None else "not loaded")}
+
+
 class FrameAnalyser:
     """Runs the per-frame stages; IPP and forecasting only when their engines are given."""
 
@@ -63,6 +76,12 @@ class FrameAnalyser:
         if seg.found:
             shape_descriptors(seg.mask, scale=seg.scale)
         assess(seg, self.quality)
+
+    def engines_used(self) -> dict[str, dict[str, str | None]]:
+        """:func:`engine_record` of every stage that runs, by stage (for ``engine_runs``)."""
+        stages = {"segmentation": self.segmenter, "ipp": self.ipp,
+                  "forecast": self.history.forecaster}
+        return {stage: engine_record(e) for stage, e in stages.items() if e is not None}
 
     def analyse(self, frame: Frame, plate: Any | None) -> FrameResult:
         return self.analyse_batch([frame], plate)[0]
