@@ -9,6 +9,7 @@ means "flag not given". Unknown keys are errors, so a typo cannot be silently ig
 
 from __future__ import annotations
 
+import difflib
 import json
 import logging
 import math
@@ -42,7 +43,9 @@ class SettingsError(ValueError):
 
 
 class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # Every float is finite: 1e309 (inf) or nan in a file or variable is an error, not a wait
+    # that never ends.
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class SourceSettings(_Section):
@@ -51,8 +54,8 @@ class SourceSettings(_Section):
     kind: Annotated[str, Field(min_length=1)] = "folder"
     folder: Path | None = None
     polling: bool = False
-    settle_s: Annotated[float, Field(ge=0)] = 0.5
-    rescan_s: Annotated[float, Field(gt=0)] = 5.0
+    settle_s: Annotated[float, Field(ge=0, le=600)] = 0.5
+    rescan_s: Annotated[float, Field(gt=0, le=3600)] = 5.0
     name_pattern: str | None = None
     once: bool = False
     # Micro-Manager sources (mm-virtual, pymmcore, pycromanager): the plate plan and hardware.
@@ -63,7 +66,7 @@ class SourceSettings(_Section):
     wells: tuple[str, ...] = ()
     sites: Annotated[int, Field(ge=1)] = 1
     timepoints: Annotated[int, Field(ge=1)] = 1
-    interval_s: Annotated[float, Field(ge=0)] = 0.0
+    interval_s: Annotated[float, Field(ge=0, le=7 * 86400)] = 0.0
     hours: tuple[float, ...] = ()
     frame_size: Annotated[int, Field(ge=32, le=4096)] = 256
     handoff_size: Annotated[int, Field(ge=1)] = 256
@@ -94,9 +97,12 @@ class PlateSettings(_Section):
 
 
 class StoreSettings(_Section):
-    """The SQLite store."""
+    """The SQLite store; at the end of a run, up to ``flush_s`` seconds to write what waits
+    in the spool; at start, up to ``start_wait_s`` for another process's write lock."""
 
     path: Path = Path("sentinel.sqlite")
+    flush_s: Annotated[float, Field(ge=0, le=86400)] = 30.0
+    start_wait_s: Annotated[float, Field(ge=0, le=3600)] = 10.0
 
 
 class EngineSettings(_Section):
@@ -218,11 +224,56 @@ def load_settings(toml_path: Path | None = None, **overrides: Any) -> SentinelSe
     """
     toml_data = _read_toml(toml_path) if toml_path is not None else {}
     flags = _nest(overrides)
+    unknown = _unknown_variables(os.environ)
     with _toml_file(toml_path):
         try:
-            return SentinelSettings(**flags)
+            settings = SentinelSettings(**flags)
         except ValidationError as error:
-            raise SettingsError(_describe(error, toml_path, toml_data, flags)) from None
+            raise SettingsError(_describe(error, toml_path, toml_data, flags, unknown)) from None
+    if unknown:
+        raise SettingsError(_summarise(unknown))
+    return settings
+
+
+def setting_names() -> list[str]:
+    """Every setting as ``section.key``."""
+    return [f"{section}.{key}"
+            for section, field in SentinelSettings.model_fields.items()
+            for key in _section_fields(field.annotation)]
+
+
+def _section_fields(annotation: Any) -> list[str]:
+    return list(getattr(annotation, "model_fields", {}))
+
+
+def _closest(name: str, valid: list[str]) -> str:
+    close = difflib.get_close_matches(name, valid, n=1, cutoff=0.5)
+    return f"; did you mean {close[0]}?" if close else ""
+
+
+def _unknown_variables(environ: Mapping[str, str]) -> list[str]:
+    """``SENTINEL_*`` variables with ``__`` that name no setting (a typo is not ignored).
+
+    Variables without ``__`` are settings only when they name a whole section
+    (``SENTINEL_SOURCE='{...}'``); others (``SENTINEL_REAL_DATA``) belong to other tools.
+    """
+    valid = [ENV_PREFIX + name.upper().replace(".", ENV_DELIMITER) for name in setting_names()]
+    problems = []
+    for name in sorted(environ):
+        upper = name.upper()
+        if not upper.startswith(ENV_PREFIX) or ENV_DELIMITER not in upper[len(ENV_PREFIX):]:
+            continue
+        if upper not in valid:
+            problems.append(f"  {name}: unknown setting{_closest(upper, valid)} "
+                            f"[from environment variable {name}]")
+    return problems
+
+
+def _summarise(lines: list[str]) -> str:
+    """One line for one problem; a count and one line per problem for more."""
+    if len(lines) == 1:
+        return "invalid settings: " + lines[0].strip()
+    return f"invalid settings ({len(lines)} problems):\n" + "\n".join(lines)
 
 
 @contextmanager
@@ -265,19 +316,23 @@ def _nest(overrides: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _describe(
-    error: ValidationError, toml_path: Path | None, toml_data: dict[str, Any], flags: dict
+    error: ValidationError, toml_path: Path | None, toml_data: dict[str, Any], flags: dict,
+    unknown: list[str],
 ) -> str:
-    lines = []
+    lines = list(unknown)
     for item in error.errors():
         loc = tuple(str(part) for part in item["loc"])
         origin = _origin(loc, toml_path, toml_data, flags)
         kind = item["type"]
+        if kind == "extra_forbidden" and any(origin in line for line in unknown):
+            continue  # already listed with the variable's own name
         got = "" if kind in ("extra_forbidden", "value_error") else f" (got {item['input']!r})"
-        message = "unknown setting" if kind == "extra_forbidden" else item["msg"]
+        message = item["msg"]
+        if kind == "extra_forbidden":
+            message = "unknown setting" + _closest(".".join(loc), setting_names())
         message = message.removeprefix("Value error, ")
         lines.append(f"  {'.'.join(loc)}: {message}{got} [from {origin}]")
-    count = len(lines)
-    return f"invalid settings ({count} problem{'s' if count != 1 else ''}):\n" + "\n".join(lines)
+    return _summarise(lines)
 
 
 def _origin(loc: tuple[str, ...], toml_path: Path | None, toml: dict, flags: dict) -> str:

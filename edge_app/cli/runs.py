@@ -27,7 +27,7 @@ def run_live(
     from edge_app.pipeline.compose import build_pipeline
     from edge_app.store import StoreWriter
 
-    writer = StoreWriter(db)
+    writer = StoreWriter(db, start_wait_s=settings.store.start_wait_s)
     try:
         if plate is not None:
             writer.call(lambda store: store.record_plate(plate))
@@ -43,18 +43,52 @@ def run_live(
             settings=settings.model_dump(mode="json")))
         log.info("effective settings: %s", settings.model_dump_json())
         pipeline.start()
+        heartbeat = _start_heartbeat(db, pipeline)
         try:
             _wait(pipeline, settings.source.once, stop_when)
         except KeyboardInterrupt:
             console.print("stopping (Ctrl-C) ...")
         finally:
             pipeline.stop()
-            status = pipeline.status()
-            writer.call(lambda s: s.finish_run(run_id, frames=status.processed,
-                                               failures=status.failed))
-        return writer.call(lambda s: s.summary())
+            heartbeat.stop()
+            health = writer.flush(settings.store.flush_s)
+            _finish_run(writer, run_id, pipeline.status())
+        summary = writer.call(lambda s: s.summary())
     finally:
         writer.close()
+    _check_unwritten(health, summary, writer.spool.path)
+    return summary
+
+
+def _start_heartbeat(db: Path, pipeline: Any) -> Any:
+    """``<store>.heartbeat.json``, rewritten every few seconds, for ``sentinel status``."""
+    from edge_app.service.heartbeat import HeartbeatWriter, heartbeat_path
+
+    heartbeat = HeartbeatWriter(heartbeat_path(db), pipeline, clock=pipeline.clock)
+    heartbeat.start()
+    return heartbeat
+
+
+def _finish_run(writer: Any, run_id: int, status: Any) -> None:
+    from edge_app.store import StoreError
+
+    try:
+        writer.call(lambda s: s.finish_run(run_id, frames=status.processed,
+                                           failures=status.failed))
+    except StoreError as exc:
+        log.warning("run %d not closed in the store: %s", run_id, exc)
+
+
+def _check_unwritten(health: Any, summary: Any, spool: Path) -> None:
+    """Exit non-zero (one line) when frames are left outside the database."""
+    from edge_app.store import StoreError
+
+    if not health.unwritten:
+        return
+    print_summary(summary)
+    held = f"; {health.held} will be read again from the source" if health.held else ""
+    raise StoreError(f"{health.unwritten} frame(s) not written to the store ({health.message}): "
+                     f"{health.spooled} wait in {spool} and are written on the next start{held}")
 
 
 def _wait(pipeline: Any, once: bool, stop_when: Callable[[Any], bool] | None) -> None:
@@ -71,7 +105,8 @@ def watch(
     folder: Annotated[Path | None, typer.Argument(
         help="Folder the microscope saves to (only for --source folder).")] = None,
     plate: Annotated[Path | None, typer.Option(help="Plate map (CSV or .xlsx).")] = None,
-    db: Annotated[Path, typer.Option(help="SQLite store.")] = Path("sentinel.sqlite"),
+    db: Annotated[Path | None, typer.Option(
+        help="SQLite store (default: store.path, sentinel.sqlite).")] = None,
     headless: Annotated[bool, typer.Option(help="No dashboard; print to the terminal.")] = False,
     config: Annotated[Path | None, typer.Option(help="Settings TOML file.")] = None,
     polling: Annotated[
@@ -94,21 +129,29 @@ def watch(
     Example: sentinel watch D:/acquisitions/plate7 --plate plate7.csv --db plate7.sqlite --headless
 
     Example: sentinel watch --source mm-virtual --plate plate.csv --sites 2 --timepoints 3
+
+    Example: sentinel watch --config sentinel.toml --headless   (folder, plate map and store
+    from the settings file: what the service runs)
     """
 
     def body() -> None:
         from edge_app.core.plate import load_plate_protocol
         from edge_app.settings import load_settings
 
-        configure_logging(log_level)
         overrides = _source_overrides(source, folder, polling, once, pattern)
         overrides.update(sites=sites, timepoints=timepoints, mm_config=mm_config)
-        settings = load_settings(config, source=overrides, plate={"protocol": plate})
-        protocol = load_plate_protocol(plate) if plate is not None else None
+        settings = load_settings(config, source=overrides, plate={"protocol": plate},
+                                 store={"path": db})
+        if settings.source.kind == "folder":
+            _require_folder(settings.source.folder)
+        configure_logging(log_level, log_dir=settings.store.path.parent / "logs",
+                          file_level=settings.log.level)
+        path = settings.plate.protocol
+        protocol = load_plate_protocol(path) if path is not None else None
         if not headless:
             console.print("[yellow]The dashboard is not part of this build yet; running "
                           "headless.[/yellow]")
-        print_summary(run_live(settings, db, protocol))
+        print_summary(run_live(settings, settings.store.path, protocol))
 
     run_command(body)
 
@@ -118,14 +161,24 @@ def _source_overrides(
 ) -> dict[str, Any]:
     """Settings flags of the source; Micro-Manager acquisitions are finite (``once``)."""
     if source == "folder":
-        if folder is None:
-            raise ValueError("give the FOLDER to watch, or pick another --source "
-                             "(mm-virtual, pymmcore, pycromanager)")
-        return {"kind": source, "folder": folder, "polling": polling, "once": once,
-                "name_pattern": pattern}
+        if folder is not None:  # else source.folder of --config
+            _require_folder(folder)
+        # ``None``: flag not given, so --config's polling/once stay in force.
+        return {"kind": source, "folder": folder, "polling": polling or None,
+                "once": once or None, "name_pattern": pattern}
     if folder is not None:
         raise ValueError(f"FOLDER is only for --source folder, not --source {source}")
     return {"kind": source, "once": True}
+
+
+def _require_folder(folder: Path | None) -> None:
+    if folder is None:
+        raise ValueError("give the FOLDER to watch (or source.folder in --config), or pick "
+                         "another --source (mm-virtual, pymmcore, pycromanager)")
+    if not folder.is_dir():
+        what = "is a file, not a folder" if folder.exists() else "does not exist"
+        raise ValueError(f"the folder to watch {folder} {what}; give the folder the "
+                         "microscope saves to")
 
 
 @app.command()

@@ -28,7 +28,9 @@ from edge_app.core.frames import Frame, FrameFailure
 from edge_app.core.results import Alert, FrameResult, Severity
 from edge_app.pipeline.analysis import FrameAnalyser
 from edge_app.sources.base import FrameSource, SourceCounts
-from edge_app.store.writer import StoreWriter
+from edge_app.store.health import StoreHealth, store_alert
+from edge_app.store.rows import alert_entry, failure_entry, result_entry
+from edge_app.store.writer import StoreWriter, WriteOutcome
 
 log = logging.getLogger(__name__)
 _STOP = object()
@@ -65,6 +67,8 @@ class PipelineStatus:
     latency_ms_median: float | None
     latency_ms_p99: float | None
     source: SourceCounts
+    store: str = "ok"
+    unwritten: int = 0
 
 
 class Pipeline:
@@ -96,6 +100,8 @@ class Pipeline:
         self._latencies: deque[float] = deque(maxlen=2000)
         self._done_times: deque[float] = deque(maxlen=200)
         self._workers: list[threading.Thread] = []
+        self._store_ok = True
+        writer.health_changed.connect(self._store_health)
 
     # --- lifecycle ----------------------------------------------------------------------
     def start(self) -> None:
@@ -218,8 +224,7 @@ class Pipeline:
             return
         for (_, received), result in zip(todo, results, strict=True):
             alerts = self._evaluate(result)
-            future = self.writer.submit(
-                lambda store, r=result, a=alerts: store.record_result(r, a))
+            future = self.writer.write(result_entry(result, alerts))
             future.add_done_callback(
                 lambda f, r=result, a=alerts, t=received: self._stored(f, r, a, t))
 
@@ -241,7 +246,7 @@ class Pipeline:
         self, failure: FrameFailure, received: float, frame: Frame | None = None
     ) -> None:
         meta = frame.meta if frame is not None else None
-        future = self.writer.submit(lambda store: store.record_failure(failure, meta))
+        future = self.writer.write(failure_entry(failure, meta))
 
         def done(f: Future) -> None:
             if f.exception() is None:
@@ -252,7 +257,12 @@ class Pipeline:
         future.add_done_callback(done)
 
     def _stored(self, f: Future, result: FrameResult, alerts: list[Alert], received: float) -> None:
-        if f.exception() is None and f.result() is not None:
+        outcome: WriteOutcome | None = f.result() if f.exception() is None else None
+        if outcome is not None and outcome.status == "failed":  # a value the store cannot hold
+            self._bump("failed")
+            self.events.frame_failed.emit(
+                FrameFailure(result.meta.uri, outcome.reason or "", result.sha))
+        elif outcome is not None and (outcome.where != "db" or outcome.frame_id is not None):
             self._bump("processed")
             self._bump("alerts", len(alerts))
             self.events.frame_processed.emit(result)
@@ -281,9 +291,18 @@ class Pipeline:
             kind="engine", severity=Severity.WARNING, message=f"{event.engine}: {event.message}",
             uri="", plate_id=None, well=None, raised_at=self.clock(), label=event.kind,
         )
-        future = self.writer.submit(lambda store: store.record_alert(alert))
+        future = self.writer.write(alert_entry(alert))
         future.add_done_callback(
             lambda f: f.exception() is None and self.events.alert_raised.emit(alert))
+
+    def _store_health(self, health: StoreHealth) -> None:
+        """A ``store`` alert when writing stops working, and a note when it works again."""
+        with self._lock:
+            was_ok, self._store_ok = self._store_ok, health.ok
+        if was_ok != health.ok:
+            alert = store_alert(health, self.clock(), recovered=health.ok)
+            self.writer.write(alert_entry(alert))
+            self.events.alert_raised.emit(alert)
 
     # --- status -------------------------------------------------------------------------
     def status(self) -> PipelineStatus:
@@ -300,5 +319,6 @@ class Pipeline:
             latency_ms_median=statistics.median(latencies) if latencies else None,
             latency_ms_p99=latencies[min(len(latencies) - 1, int(0.99 * len(latencies)))]
             if latencies else None,
-            source=self.source.counts(),
+            source=self.source.counts(), store=self.writer.health().text(),
+            unwritten=self.writer.health().unwritten,
         )

@@ -11,7 +11,7 @@ import json
 import logging
 import sqlite3
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -21,14 +21,24 @@ from sqlite_utils import Database
 
 from edge_app.core.frames import FrameFailure, FrameMeta
 from edge_app.core.results import Alert, AlertState, FrameResult
+from edge_app.store import rows
 from edge_app.store.migrations import apply_migrations
-from engines.morphometry import SHAPE_FEATURES
 
 log = logging.getLogger(__name__)
 
 
 class StoreError(RuntimeError):
     """The database cannot be opened or used; the message says what to do."""
+
+
+def open_error(path: Path, exc: BaseException) -> str:
+    """One line that says what to do about a store that cannot be opened or written."""
+    text = str(exc)
+    if "locked" in text or "busy" in text:
+        return (f"the store {path} is locked by another process (a database viewer or a "
+                "backup?); close it or wait until it finishes, then start again")
+    return (f"cannot open the store {path}: {text}. Check the path, or move the file aside "
+            "to start a new store.")
 
 
 class PlateLike(Protocol):
@@ -62,7 +72,9 @@ def _iso(value: datetime | None) -> str | None:
 class Store:
     """The project's database. Use from one thread; :class:`StoreWriter` owns the writes."""
 
-    def __init__(self, path: str | Path, *, readonly: bool = False) -> None:
+    def __init__(
+        self, path: str | Path, *, readonly: bool = False, busy_timeout_ms: int = 5000
+    ) -> None:
         self.path = Path(path)
         try:
             if readonly:
@@ -73,17 +85,28 @@ class Store:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
                 # Each connection is used by one thread; it may be closed by another.
                 self.db = Database(sqlite3.connect(self.path, check_same_thread=False))
-                self.db.execute("PRAGMA busy_timeout = 5000")
+                self.db.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
                 self.db.enable_wal()
                 self.db.execute("PRAGMA synchronous = NORMAL")
                 applied = apply_migrations(self.db)
                 if applied:
                     log.info("store %s: applied migrations %s", self.path.name, applied)
         except sqlite3.DatabaseError as exc:
-            raise StoreError(
-                f"cannot open the store {self.path}: {exc}. Check the path, or move the file "
-                "aside to start a new store."
-            ) from exc
+            raise StoreError(open_error(self.path, exc)) from None
+
+    def check_writable(self, wait_s: float, *, sleep: Callable[[float], None] = time.sleep) -> None:
+        """Take and release the write lock; raise a one-line :class:`StoreError` when another
+        process keeps it for ``wait_s`` seconds (a viewer, a backup)."""
+        deadline = time.monotonic() + wait_s
+        while True:
+            try:
+                self.db.execute("BEGIN IMMEDIATE")
+                self.db.execute("ROLLBACK")
+                return
+            except sqlite3.OperationalError as exc:
+                if time.monotonic() >= deadline:
+                    raise StoreError(open_error(self.path, exc)) from None
+                sleep(0.25)
 
     def close(self) -> None:
         self.db.close()
@@ -119,6 +142,7 @@ class Store:
         ``size < 0`` matches any recorded frame with this URI (NDTiff entries, live frames).
         """
         params: list[Any]
+        uri = rows.safe_text(uri) or ""
         if size < 0:
             sql, params = "select 1 from frames where uri = ? limit 1", [uri]
         else:
@@ -128,18 +152,10 @@ class Store:
 
     def is_processed(self, uri: str, sha: str) -> bool:
         row = self.db.execute(
-            "select 1 from frames where uri = ? and sha = ? and status = 'processed'", [uri, sha]
+            "select 1 from frames where uri = ? and sha = ? and status = 'processed'",
+            [rows.safe_text(uri), sha],
         ).fetchone()
         return row is not None
-
-    def _frame_row(self, meta: FrameMeta, sha: str, status: str, reason: str | None) -> dict:
-        return {
-            "uri": meta.uri, "sha": sha, "size": int(meta.extra.get("size", -1)),
-            "mtime_ns": int(meta.extra.get("mtime_ns", -1)), "plate_id": meta.plate_id,
-            "well": meta.well, "site": meta.site, "hours": meta.hours,
-            "timepoint_index": meta.timepoint_index, "acquired_at": _iso(meta.acquired_at),
-            "status": status, "reason": reason, "stored_at": time.time(),
-        }
 
     def _insert_frame(self, row: dict[str, Any]) -> int | None:
         cursor = self.db.execute(
@@ -149,65 +165,48 @@ class Store:
         )
         return cursor.lastrowid if cursor.rowcount == 1 else None
 
+    def apply(self, entry: rows.Entry) -> int | None:
+        """Write one entry (see :mod:`edge_app.store.rows`) in one transaction.
+
+        Returns the new frame's (or alert's) id, or ``None`` when it was already written:
+        a frame with this URI + content hash, or an alert entry with this key.
+        """
+        with self.db.atomic():
+            if entry["kind"] == "alert":
+                key = entry.get("key")
+                if key is not None:
+                    if self.db.execute("select 1 from write_keys where key = ?",
+                                       [key]).fetchone():
+                        return None
+                    self.db.table("write_keys").insert({"key": key, "written_at": time.time()})
+                return int(self.db.table("alerts").insert(
+                    {"frame_id": None, **entry["alert"]}).last_pk or 0)
+            frame_id = self._insert_frame(entry["frame"])
+            if frame_id is None:
+                return None
+            if entry.get("result") is not None:
+                self.db.table("results").insert({"frame_id": frame_id, **entry["result"]})
+            for alert in entry.get("alerts", ()):
+                self.db.table("alerts").insert({"frame_id": frame_id, **alert})
+        return frame_id
+
     def record_result(self, result: FrameResult, alerts: Sequence[Alert] = ()) -> int | None:
         """Store a processed frame, its result and alerts atomically.
 
         Returns the frame id, or ``None`` when this URI + content hash was already stored.
+        A frame whose values the store cannot hold is stored as failed, with the reason.
         """
-        with self.db.atomic():
-            frame_row = self._frame_row(result.meta, result.sha, "processed", None)
-            frame_row["hours"] = result.hours
-            frame_id = self._insert_frame(frame_row)
-            if frame_id is None:
-                return None
-            self.db.table("results").insert(self._result_row(frame_id, result))
-            for alert in alerts:
-                self.db.table("alerts").insert(self._alert_row(frame_id, alert))
-        return frame_id
-
-    @staticmethod
-    def _result_row(frame_id: int, result: FrameResult) -> dict[str, Any]:
-        row: dict[str, Any] = {
-            "frame_id": frame_id, "segmenter": result.segmenter, "width": result.width,
-            "height": result.height, "dtype": result.dtype,
-            "quality": ",".join(q.value for q in result.quality), "usable": int(result.usable),
-            "focus": result.focus, "n_objects": result.n_objects,
-            "latency_ms": sum(result.timings_ms.values()),
-            "timings": json.dumps(result.timings_ms),
-        }
-        shape = result.shape.as_dict() if result.shape else dict.fromkeys(SHAPE_FEATURES)
-        row.update(shape)
-        if result.predictions is not None:
-            row["predictions"] = json.dumps(result.predictions)
-        if result.forecast is not None:
-            row.update(forecast_area_ratio=result.forecast.area_ratio,
-                       forecast_ssim=result.forecast.ssim,
-                       forecast_error=None if result.forecast.ssim is None
-                       else 1.0 - result.forecast.ssim)
-        return row
-
-    @staticmethod
-    def _alert_row(frame_id: int | None, alert: Alert) -> dict[str, Any]:
-        return {
-            "frame_id": frame_id, "plate_id": alert.plate_id, "well": alert.well,
-            "kind": alert.kind, "severity": alert.severity.value, "label": alert.label,
-            "expected": alert.expected, "observed": alert.observed, "message": alert.message,
-            "raised_at": alert.raised_at.isoformat(), "state": alert.state.value,
-            "updated_at": alert.raised_at.isoformat(),
-        }
+        return self.apply(rows.result_entry(result, alerts))
 
     def record_failure(self, failure: FrameFailure, meta: FrameMeta | None = None) -> int | None:
         """Record a frame that could not be processed, with its reason (once per URI + hash)."""
-        meta = meta or FrameMeta(
-            uri=failure.uri, extra={"size": failure.size, "mtime_ns": failure.mtime_ns}
-        )
-        with self.db.atomic():
-            return self._insert_frame(self._frame_row(meta, failure.sha, "failed", failure.reason))
+        return self.apply(rows.failure_entry(failure, meta))
 
     def record_alert(self, alert: Alert) -> int:
         """Store an alert that belongs to no frame (engine events, source problems)."""
-        with self.db.atomic():
-            return int(self.db.table("alerts").insert(self._alert_row(None, alert)).last_pk or 0)
+        entry = rows.alert_entry(alert)
+        entry.pop("key")
+        return int(self.apply(entry) or 0)
 
     # --- review -------------------------------------------------------------------------
     def review_alert(

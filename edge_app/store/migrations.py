@@ -66,9 +66,15 @@ def _forecast_columns(db: Database) -> None:
     db.table("results").add_column("forecast_ssim", float)
 
 
+def _write_keys(db: Database) -> None:
+    """Keys of replayed spool entries that have no natural identity (frame-less alerts)."""
+    db.table("write_keys").create({"key": str, "written_at": float}, pk="key")
+
+
 MIGRATIONS: tuple[tuple[str, Callable[[Database], None]], ...] = (
     ("0001_initial_schema", _initial_schema),
     ("0002_forecast_columns", _forecast_columns),
+    ("0005_write_keys", _write_keys),
 )
 
 

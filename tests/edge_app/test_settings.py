@@ -114,7 +114,8 @@ def test_bad_values_become_one_readable_error(tmp_path, monkeypatch):
         "  pipeline.queue_size: Input should be greater than or equal to 1 (got 0) "
         "[from command-line flags]"
     ) in lines
-    assert f"  source.settle: unknown setting [from {path} [source]]" in lines
+    assert (f"  source.settle: unknown setting; did you mean source.settle_s? "
+            f"[from {path} [source]]") in lines
     assert f"  alerts.error_rate: Input should be less than 1 (got 2.0) [from {path} [alerts]]" in (
         lines
     )
@@ -157,3 +158,55 @@ def test_settings_are_frozen():
     settings = load_settings()
     with pytest.raises(ValueError, match="frozen"):
         settings.pipeline.queue_size = 3  # type: ignore[misc]
+
+
+# --- issue 12 regressions: values that never end a run, typos that were ignored ----------
+
+
+@pytest.mark.parametrize("value", ["1e309", "inf", "nan", "-inf"])
+def test_issue12_settle_s_must_be_finite(monkeypatch, value):
+    monkeypatch.setenv("SENTINEL_SOURCE__SETTLE_S", value)
+    with pytest.raises(SettingsError) as caught:
+        load_settings()
+    message = str(caught.value)
+    assert "\n" not in message
+    assert "source.settle_s" in message
+    assert "SENTINEL_SOURCE__SETTLE_S" in message
+
+
+def test_issue12_settle_s_is_bounded(tmp_path):
+    path = write_toml(tmp_path / "s.toml", "[source]\nsettle_s = 1e300\n")
+    with pytest.raises(SettingsError, match=r"source\.settle_s: Input should be less than"):
+        load_settings(path)
+
+
+def test_issue12_toml_inf_is_refused(tmp_path):
+    path = write_toml(tmp_path / "s.toml", "[store]\nflush_s = inf\n")
+    with pytest.raises(SettingsError, match=r"store\.flush_s: .*finite"):
+        load_settings(path)
+
+
+def test_issue12_unknown_section_variable_names_the_closest(monkeypatch):
+    monkeypatch.setenv("SENTINEL_ALERT__ERROR_RATE", "0.5")
+    with pytest.raises(SettingsError) as caught:
+        load_settings()
+    assert str(caught.value) == (
+        "invalid settings: SENTINEL_ALERT__ERROR_RATE: unknown setting; did you mean "
+        "SENTINEL_ALERTS__ERROR_RATE? [from environment variable SENTINEL_ALERT__ERROR_RATE]")
+
+
+def test_issue12_unknown_key_variable_is_listed_with_other_problems(monkeypatch):
+    monkeypatch.setenv("SENTINEL_SOURCE__SETLE_S", "1")
+    monkeypatch.setenv("SENTINEL_PIPELINE__WORKERS", "0")
+    with pytest.raises(SettingsError) as caught:
+        load_settings()
+    lines = str(caught.value).splitlines()
+    assert lines[0] == "invalid settings (2 problems):"
+    assert any("SENTINEL_SOURCE__SETLE_S" in line and "SENTINEL_SOURCE__SETTLE_S?" in line
+               for line in lines)
+
+
+def test_issue12_other_tools_variables_are_not_settings(monkeypatch):
+    monkeypatch.setenv("SENTINEL_REAL_DATA", "elsewhere")
+    monkeypatch.setenv("SENTINEL_NO_GPU_EXTRA", "1")
+    assert load_settings() == SentinelSettings()
