@@ -114,34 +114,67 @@ def verify(
 @engines_app.command()
 def build(
     bundle: Annotated[Path, typer.Argument(help="Bundle folder.")],
-    int8: Annotated[bool, typer.Option("--int8/--fp16", help="INT8 (calibrated) or FP16.")]
+    int8: Annotated[bool, typer.Option("--int8/--fp16", help="INT8 (explicit Q/DQ) or FP16.")]
     = False,
+    via: Annotated[str, typer.Option(
+        help="onnx-parser (TensorRT parses model.onnx) or torch-tensorrt (compiles the zoo "
+             "model from weights.safetensors).")] = "onnx-parser",
+    calibration: Annotated[Path | None, typer.Option(
+        help="--int8: an .npz of real preprocessed frames by input name (default: the "
+             "bundle's golden inputs, a few frames only).")] = None,
     cache: Annotated[Path | None, typer.Option(help="Plan cache folder.")] = None,
     rebuild: Annotated[bool, typer.Option(help="Ignore a cached plan.")] = False,
     log_level: LogOption = "INFO",
 ) -> None:
     """Build this GPU's TensorRT plan for a bundle (FP16 default) and check its parity.
 
-    Example: sentinel engines build engines/bundles/segmentation --fp16
+    Example: sentinel engines build engines/bundles/segmentation --fp16 --via torch-tensorrt
     """
 
     def body() -> None:
         from engines.bundle import load_bundle
-        from engines.runtimes import tensorrt_rt
         from engines.runtimes.select import open_checked
 
         configure_logging(log_level)
+        if via not in BUILD_ROUTES:
+            raise ValueError(f"unknown build route {via!r}; valid: {list(BUILD_ROUTES)}")
         loaded = load_bundle(bundle)
         precision = "int8" if int8 else "fp16"
-        calibration = loaded.golden()[0] if int8 else None
         kwargs = {"cache_dir": cache} if cache is not None else {}
-        plan = tensorrt_rt.build_plan(loaded, precision=precision, calibration=calibration,
-                                      rebuild=rebuild, **kwargs)
-        runtime = open_checked(tensorrt_rt.TensorRTRuntime(plan, precision=precision), loaded)
-        runtime.close()
-        console.print(f"built and parity-checked {precision} plan: {plan}")
+        runtime = BUILD_ROUTES[via](loaded, precision, calibration, rebuild, kwargs)
+        open_checked(runtime, loaded).close()
+        console.print(f"built and parity-checked {precision} {via} engine for {bundle}")
 
     _run(body)
+
+
+def _via_onnx_parser(loaded: Any, precision: str, calibration: Path | None, rebuild: bool,
+                     kwargs: dict[str, Any]) -> Any:
+    import numpy as np
+
+    from engines.runtimes import tensorrt_rt
+
+    frames = None
+    if precision == "int8":
+        frames = dict(np.load(calibration)) if calibration is not None else loaded.golden()[0]
+    plan = tensorrt_rt.build_plan(loaded, precision=precision, calibration=frames,
+                                  rebuild=rebuild, **kwargs)
+    return tensorrt_rt.TensorRTRuntime(plan, precision=precision)
+
+
+def _via_torch_tensorrt(loaded: Any, precision: str, calibration: Path | None, rebuild: bool,
+                        kwargs: dict[str, Any]) -> Any:
+    from engines.runtimes import torch_trt
+
+    if precision == "int8":
+        raise ValueError("--int8 builds through the ONNX parser (explicit Q/DQ); use "
+                         "--via onnx-parser, or --fp16 with torch-tensorrt")
+    program = torch_trt.build_program(loaded, precision=precision, rebuild=rebuild, **kwargs)
+    return torch_trt.TorchTensorRTRuntime(program, loaded.input_names, loaded.output_names,
+                                          precision=precision)
+
+
+BUILD_ROUTES = {"onnx-parser": _via_onnx_parser, "torch-tensorrt": _via_torch_tensorrt}
 
 
 @app.command()

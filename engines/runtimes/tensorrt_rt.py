@@ -1,5 +1,11 @@
-"""TensorRT: plan builder (ONNX parser, FP16 default, INT8 with calibration frames), plan
+"""TensorRT: plan builder (ONNX parser, FP16 default, INT8 by explicit quantization), plan
 cache, and ``TensorRTRuntime``. The only module that imports ``tensorrt`` (lazily).
+
+INT8 follows TensorRT 10's current route: the implicit-quantization calibrators
+(``IInt8EntropyCalibrator2`` and friends) are deprecated since 10.1 in favour of explicit
+quantization, so the ONNX model first gets Q/DQ nodes from NVIDIA ModelOpt
+(:mod:`engines.runtimes.quantize`, calibrated on real frames) and is then built as a
+strongly typed network, whose precisions come from the graph itself.
 
 Written against TensorRT 10's documented Python API (explicit batch, named I/O tensors,
 ``execute_async_v3``); device buffers are PyTorch CUDA tensors.
@@ -9,7 +15,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -74,76 +79,20 @@ def current_plan_key(bundle: Bundle, precision: str = "fp16", device: int = 0) -
                    trt.__version__, bundle.digest, precision)
 
 
-class CalibrationBatches:
-    """Fixed-size float32 batches over calibration inputs (N, ...) for INT8 calibration.
-
-    The last partial batch is padded by repeating its first items, so every batch has the
-    size the calibrator announces and no frame is left out.
-    """
-
-    def __init__(self, inputs: dict[str, np.ndarray], batch_size: int) -> None:
-        if batch_size < 1:
-            raise ValueError(f"batch_size must be at least 1, got {batch_size}")
-        counts = {len(a) for a in inputs.values()}
-        if len(counts) != 1 or 0 in counts:
-            raise ValueError(f"calibration inputs need the same, non-zero count; got "
-                             f"{ {n: len(a) for n, a in inputs.items()} }")
-        self.inputs = {n: np.ascontiguousarray(a, np.float32) for n, a in inputs.items()}
-        self.batch_size = batch_size
-        self.count = counts.pop()
-
-    def __len__(self) -> int:
-        return -(-self.count // self.batch_size)
-
-    def __iter__(self) -> Iterator[dict[str, np.ndarray]]:
-        for start in range(0, self.count, self.batch_size):
-            batch = {}
-            for name, array in self.inputs.items():
-                part = array[start:start + self.batch_size]
-                if len(part) < self.batch_size:
-                    pad = np.resize(part, (self.batch_size, *part.shape[1:]))
-                    part = np.concatenate([part, pad[: self.batch_size - len(part)]])
-                batch[name] = np.ascontiguousarray(part)
-            yield batch
-
-
-def make_calibrator(batches: CalibrationBatches, cache_file: Path) -> Any:
-    """An ``IInt8EntropyCalibrator2`` feeding ``batches`` from CUDA buffers."""
-    trt = import_tensorrt()
-    import torch
-
-    class _EntropyCalibrator(trt.IInt8EntropyCalibrator2):
-        def __init__(self) -> None:
-            super().__init__()
-            self._iter = iter(batches)
-            self._buffers: dict[str, Any] = {}
-
-        def get_batch_size(self) -> int:
-            return batches.batch_size
-
-        def get_batch(self, names: Sequence[str]) -> list[int] | None:
-            try:
-                batch = next(self._iter)
-            except StopIteration:
-                return None
-            self._buffers = {n: torch.from_numpy(batch[n]).cuda() for n in names}
-            return [int(self._buffers[n].data_ptr()) for n in names]
-
-        def read_calibration_cache(self) -> bytes | None:
-            return cache_file.read_bytes() if cache_file.is_file() else None
-
-        def write_calibration_cache(self, cache: bytes) -> None:
-            cache_file.write_bytes(bytes(cache))
-
-    return _EntropyCalibrator()
-
-
 def _profile_shapes(bundle: Bundle, max_batch: int) -> dict[str, tuple[tuple, tuple, tuple]]:
     shapes = {}
     for spec in bundle.manifest.input.tensors:
         rest = tuple(spec.shape[1:])
         shapes[spec.name] = ((1, *rest), (min(8, max_batch), *rest), (max_batch, *rest))
     return shapes
+
+
+def network_flags(trt: Any, precision: str) -> int:
+    """Network creation flags: explicit batch is implied in TensorRT 10; an explicitly
+    quantized (Q/DQ) INT8 model is built strongly typed."""
+    if precision == "int8":
+        return 1 << int(trt.NetworkDefinitionCreationFlag.STRONGLY_TYPED)
+    return 0
 
 
 def build_plan(bundle: Bundle, *, precision: str = "fp16", cache_dir: Path = DEFAULT_CACHE,
@@ -162,28 +111,28 @@ def build_plan(bundle: Bundle, *, precision: str = "fp16", cache_dir: Path = DEF
         return path
     if precision == "int8" and not calibration:
         raise ValueError("INT8 needs calibration frames (golden or training inputs)")
+    onnx_path = bundle.onnx_path
+    if precision == "int8":
+        from engines.runtimes.quantize import quantize_int8
+
+        assert calibration is not None
+        onnx_path = quantize_int8(bundle.onnx_path, calibration, path.with_suffix(".qdq.onnx"))
     trt = import_tensorrt()
     trt_logger = trt.Logger(trt.Logger.WARNING)
     builder = trt.Builder(trt_logger)
-    network = builder.create_network(0)  # explicit batch is the only mode in TensorRT 10
+    network = builder.create_network(network_flags(trt, precision))
     parser = trt.OnnxParser(network, trt_logger)
-    if not parser.parse(bundle.onnx_path.read_bytes()):
+    if not parser.parse(onnx_path.read_bytes()):
         errors = [str(parser.get_error(i)) for i in range(parser.num_errors)]
-        raise RuntimeError(f"TensorRT's ONNX parser refused {bundle.onnx_path}: {errors}")
+        raise RuntimeError(f"TensorRT's ONNX parser refused {onnx_path}: {errors}")
     config = builder.create_builder_config()
     config.set_memory_pool_limit(trt.MemoryPoolType.WORKSPACE, int(workspace_gb * 2**30))
-    if precision in ("fp16", "int8"):
+    if precision == "fp16":  # a strongly typed (INT8 Q/DQ) network takes no precision flags
         config.set_flag(trt.BuilderFlag.FP16)
     profile = builder.create_optimization_profile()
     for name, (low, opt, high) in _profile_shapes(bundle, max_batch).items():
         profile.set_shape(name, low, opt, high)
     config.add_optimization_profile(profile)
-    if precision == "int8":
-        assert calibration is not None
-        config.set_flag(trt.BuilderFlag.INT8)
-        config.set_calibration_profile(profile)
-        config.int8_calibrator = make_calibrator(CalibrationBatches(calibration, 8),
-                                                 path.with_suffix(".calib"))
     plan = builder.build_serialized_network(network, config)
     if plan is None:
         raise RuntimeError(f"TensorRT could not build a {precision} plan for "

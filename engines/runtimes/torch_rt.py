@@ -19,8 +19,8 @@ logger = logging.getLogger(__name__)
 def model_from_bundle(bundle: Bundle) -> Any:
     """Rebuild the bundle's architecture from the zoo and load its safetensors weights."""
     try:
-        from engines.zoo.weights import load_weights
         from engines.zoo.registry import create_model
+        from engines.zoo.weights import load_weights
     except ImportError as exc:
         raise RuntimeUnavailable(f"the model zoo needs PyTorch ('pip install "
                                  f"spheroid-sentinel[train]'): {exc}") from None
@@ -56,6 +56,7 @@ class TorchRuntime:
         self.kind = "torch_fp16" if self.fp16 else "torch"
         self.mode = "eager"
         self._model: Any = None
+        self._compiled: Any = None
         self._graphs: dict[tuple, tuple[Any, list[Any], list[Any]]] = {}
 
     @classmethod
@@ -106,23 +107,41 @@ class TorchRuntime:
         return graph, static, outs
 
     def _run_graph(self, tensors: list[Any]) -> list[Any]:
-        import torch
-
         key = tuple(tuple(t.shape) for t in tensors)
         if key not in self._graphs:
             try:
                 self._graphs[key] = self._capture(key, tensors)
-            except RuntimeError as exc:  # capture unsupported for this model: compile instead
-                logger.warning("CUDA graph capture failed (%s); using torch.compile", exc)
-                self.cuda_graphs, self.mode = False, "compile"
-                self._model = torch.compile(self._model)
-                with torch.inference_mode():
-                    return self._forward(tensors)
+            except RuntimeError as exc:  # capture unsupported for this model
+                logger.warning("CUDA graph capture failed (%s); trying torch.compile", exc)
+                self.cuda_graphs = False
+                return self._compiled_or_eager(tensors)
         graph, static, outs = self._graphs[key]
         for dst, src in zip(static, tensors, strict=True):
             dst.copy_(src)
         graph.replay()
         return outs
+
+    def _compiled_or_eager(self, tensors: list[Any]) -> list[Any]:
+        """torch.compile once; when compiling or running the compiled model fails, eager.
+
+        The eager module is kept, so the fallback never depends on the failed wrapper.
+        """
+        import torch
+
+        if self.mode != "eager":
+            try:
+                if self._compiled is None:
+                    self._compiled = torch.compile(self._model)
+                    self.mode = "compile"
+                with torch.inference_mode():
+                    out = self._compiled(*tensors)
+                return list(out) if isinstance(out, tuple | list) else [out]
+            except Exception as exc:  # inductor/dynamo errors are of many types
+                logger.warning("torch.compile failed (%s: %s); running eager",
+                               type(exc).__name__, exc)
+                self._compiled, self.mode = None, "eager"
+        with torch.inference_mode():
+            return self._forward(tensors)
 
     def infer(self, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         import torch
@@ -131,13 +150,10 @@ class TorchRuntime:
             raise RuntimeError("TorchRuntime.infer before load()")
         tensors = [torch.from_numpy(np.ascontiguousarray(inputs[n], np.float32))
                    .to(self.device, self._dtype(), non_blocking=True) for n in self.input_names]
-        if self.cuda_graphs:
-            outs = self._run_graph(tensors)
-        else:
-            with torch.inference_mode():
-                outs = self._forward(tensors)
+        run = self._run_graph if self.cuda_graphs else self._compiled_or_eager
+        outs = run(tensors)
         return {n: o.float().cpu().numpy() for n, o in zip(self.output_names, outs, strict=True)}
 
     def close(self) -> None:
         self._graphs.clear()
-        self._model = None
+        self._model = self._compiled = None

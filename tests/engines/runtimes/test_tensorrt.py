@@ -1,17 +1,20 @@
-"""The TensorRT module's GPU-free parts: plan cache keys, calibration batches, refusals."""
+"""The TensorRT modules' GPU-free parts: plan cache keys, INT8 by explicit quantization,
+the Torch-TensorRT route, refusals."""
 
 from __future__ import annotations
 
 import importlib.util
 import re
+import sys
+import types
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from engines.runtimes import tensorrt_rt
+from engines.runtimes import quantize, tensorrt_rt, torch_trt
 from engines.runtimes.base import RuntimeUnavailable
-from engines.runtimes.tensorrt_rt import CalibrationBatches, PlanKey, TensorRTRuntime
+from engines.runtimes.tensorrt_rt import PlanKey, TensorRTRuntime
 
 HAS_TRT = importlib.util.find_spec("tensorrt") is not None
 ROOT = Path(__file__).resolve().parents[3]
@@ -37,22 +40,6 @@ def test_plan_key_changes_with_every_part_it_depends_on(tmp_path):
         _key(precision="fp8")
 
 
-def test_calibration_batches_are_fixed_size_and_cover_every_frame():
-    images = np.arange(10 * 3 * 2 * 2, dtype=np.float64).reshape(10, 3, 2, 2)
-    shapes = np.arange(10 * 9, dtype=np.float32).reshape(10, 9)
-    batches = CalibrationBatches({"image": images, "shape": shapes}, batch_size=4)
-    out = list(batches)
-    assert len(batches) == len(out) == 3
-    assert all(b["image"].shape == (4, 3, 2, 2) and b["image"].dtype == np.float32 for b in out)
-    seen = np.concatenate([b["shape"] for b in out])[:, 0]
-    assert set(seen) == set(shapes[:, 0])  # every frame, the last batch padded with repeats
-    np.testing.assert_array_equal(out[2]["shape"][:2], shapes[8:])
-    with pytest.raises(ValueError, match="same, non-zero count"):
-        CalibrationBatches({"image": images, "shape": shapes[:5]}, 4)
-    with pytest.raises(ValueError, match="at least 1"):
-        CalibrationBatches({"image": images}, 0)
-
-
 @pytest.mark.skipif(HAS_TRT, reason="checks the refusal when TensorRT is absent")
 def test_without_tensorrt_everything_refuses_with_what_to_install(tmp_path):
     with pytest.raises(RuntimeUnavailable, match=r"spheroid-sentinel\[gpu\]"):
@@ -60,9 +47,6 @@ def test_without_tensorrt_everything_refuses_with_what_to_install(tmp_path):
     runtime = TensorRTRuntime(tmp_path / "x.plan")
     with pytest.raises(RuntimeUnavailable, match="TensorRT is not installed"):
         runtime.load()
-    with pytest.raises(RuntimeUnavailable, match="TensorRT is not installed"):
-        tensorrt_rt.make_calibrator(CalibrationBatches({"x": np.zeros((2, 1))}, 1),
-                                    tmp_path / "c")
 
 
 def test_only_the_tensorrt_module_imports_tensorrt():
@@ -71,3 +55,65 @@ def test_only_the_tensorrt_module_imports_tensorrt():
                  for p in (ROOT / pkg).rglob("*.py")
                  if pattern.search(p.read_text(encoding="utf-8"))]
     assert offenders == ["engines/runtimes/tensorrt_rt.py"]
+    torch_trt_pattern = re.compile(r"^\s*(import torch_tensorrt|from torch_tensorrt)", re.M)
+    offenders = [str(p.relative_to(ROOT)) for pkg in ("edge_app", "engines", "trainer")
+                 for p in (ROOT / pkg).rglob("*.py")
+                 if torch_trt_pattern.search(p.read_text(encoding="utf-8"))]
+    assert offenders == ["engines/runtimes/torch_trt.py"]
+
+
+def test_int8_inserts_qdq_nodes_with_modelopt_then_builds_strongly_typed(tmp_path, monkeypatch):
+    calls = {}
+
+    def fake_quantize(**kwargs):
+        calls.update(kwargs)
+        Path(kwargs["output_path"]).write_bytes(b"qdq")
+
+    module = types.ModuleType("modelopt.onnx.quantization")
+    module.quantize = fake_quantize
+    for name in ("modelopt", "modelopt.onnx"):
+        monkeypatch.setitem(sys.modules, name, types.ModuleType(name))
+    monkeypatch.setitem(sys.modules, "modelopt.onnx.quantization", module)
+    frames = {"image": np.zeros((4, 3, 8, 8), np.float64), "shape": np.ones((4, 9))}
+    out = quantize.quantize_int8(tmp_path / "m.onnx", frames, tmp_path / "q" / "m.qdq.onnx")
+    assert out.read_bytes() == b"qdq"
+    assert calls["quantize_mode"] == "int8" and calls["calibration_method"] == "entropy"
+    assert calls["calibration_data"]["image"].dtype == np.float32
+    assert calls["onnx_path"] == str(tmp_path / "m.onnx")
+
+    class FakeFlags:
+        STRONGLY_TYPED = 3
+
+    fake_trt = types.SimpleNamespace(NetworkDefinitionCreationFlag=FakeFlags)
+    assert tensorrt_rt.network_flags(fake_trt, "int8") == 1 << 3
+    assert tensorrt_rt.network_flags(fake_trt, "fp16") == 0
+
+
+def test_int8_refuses_unequal_frames_unknown_methods_and_missing_modelopt(tmp_path, monkeypatch):
+    with pytest.raises(ValueError, match="same, non-zero count"):
+        quantize.calibration_arrays({"image": np.zeros((3, 1)), "shape": np.zeros((2, 1))})
+    with pytest.raises(ValueError, match="valid: \\['entropy', 'max'\\]"):
+        quantize.quantize_int8(tmp_path / "m.onnx", {"x": np.zeros((1, 1))}, tmp_path / "o",
+                               method="minmax")
+    monkeypatch.setitem(sys.modules, "modelopt", None)  # import fails as when absent
+    with pytest.raises(RuntimeUnavailable, match=r"spheroid-sentinel\[gpu\]"):
+        quantize.quantize_int8(tmp_path / "m.onnx", {"x": np.zeros((1, 1))}, tmp_path / "o")
+
+
+def test_torch_tensorrt_route_keys_its_programs_and_refuses_without_the_package(
+        tmp_path, monkeypatch):
+    bundle = types.SimpleNamespace(digest="ab" * 32)
+    one = torch_trt.program_path(bundle, "fp16", "NVIDIA H200", "torch 2.14", tmp_path)
+    assert one.parent == tmp_path and one.name.startswith("torchtrt-fp16-")
+    others = {torch_trt.program_path(bundle, "fp32", "NVIDIA H200", "torch 2.14", tmp_path),
+              torch_trt.program_path(bundle, "fp16", "NVIDIA L4", "torch 2.14", tmp_path),
+              torch_trt.program_path(bundle, "fp16", "NVIDIA H200", "torch 2.15", tmp_path)}
+    assert one not in others and len(others) == 3
+    with pytest.raises(ValueError, match="valid: \\['fp16', 'fp32'\\]"):
+        torch_trt.program_path(bundle, "int8", "x", "y", tmp_path)
+    monkeypatch.setitem(sys.modules, "torch_tensorrt", None)
+    with pytest.raises(RuntimeUnavailable, match=r"spheroid-sentinel\[gpu\]"):
+        torch_trt.import_torch_tensorrt()
+    runtime = torch_trt.TorchTensorRTRuntime(tmp_path / "none.ep", ("image",), ("mask",))
+    with pytest.raises(RuntimeUnavailable, match="Torch-TensorRT is not installed"):
+        runtime.load()
