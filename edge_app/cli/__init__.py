@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import typer
@@ -20,14 +21,34 @@ app = typer.Typer(
 )
 
 
-def configure_logging(level: str = "INFO") -> None:
-    """Configure logging once, for the whole process (library code only calls getLogger)."""
+#: Log files rotate at this size; this many old ones are kept (sentinel.log.1 ... .5).
+LOG_FILE_BYTES, LOG_FILE_BACKUPS = 10 * 2**20, 5
+
+
+def configure_logging(level: str = "INFO", log_dir: Path | None = None,
+                      file_level: str = "INFO") -> None:
+    """Configure logging once, for the whole process (library code only calls getLogger).
+
+    With ``log_dir`` (``logs/`` beside the store), records at ``file_level`` and above also go
+    to ``log_dir/sentinel.log``, rotated at 10 MB with 5 old files kept.
+    """
+    from logging.handlers import RotatingFileHandler
+
     from rich.logging import RichHandler
 
+    console = RichHandler(show_path=False, rich_tracebacks=False, console=None)
+    console.setLevel(level.upper())
+    handlers: list[logging.Handler] = [console]
+    if log_dir is not None:
+        log_dir.mkdir(parents=True, exist_ok=True)
+        file = RotatingFileHandler(log_dir / "sentinel.log", maxBytes=LOG_FILE_BYTES,
+                                   backupCount=LOG_FILE_BACKUPS, encoding="utf-8")
+        file.setLevel(file_level.upper())
+        file.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        handlers.append(file)
     logging.basicConfig(
-        level=level.upper(), format="%(name)s: %(message)s", datefmt="%H:%M:%S",
-        handlers=[RichHandler(show_path=False, rich_tracebacks=False, console=None)],
-        force=True,
+        level=min(h.level for h in handlers), format="%(name)s: %(message)s",
+        datefmt="%H:%M:%S", handlers=handlers, force=True,
     )
     logging.getLogger("tifffile").setLevel(logging.ERROR)
 
