@@ -52,15 +52,25 @@ class Problem:
         return f"{where}: {self.message}"
 
 
+#: How many problems the error message lists; ``problems`` keeps all of them.
+SHOWN_PROBLEMS = 20
+
+
 class PlateProtocolError(ValueError):
-    """A plate map with problems; ``problems`` lists all of them."""
+    """A plate map with problems; ``problems`` lists all of them, the message the first
+    :data:`SHOWN_PROBLEMS` and how many more there are."""
 
     def __init__(self, problems: list[Problem], source: str = "") -> None:
         self.problems = list(problems)
         self.source = source
-        count = f"{len(problems)} problem{'s' if len(problems) != 1 else ''}"
-        lines = "\n".join(f"  {problem}" for problem in self.problems)
-        super().__init__(f"plate map {source or '?'} has {count}:\n{lines}")
+        if len(self.problems) == 1:  # one line: file, row and column
+            super().__init__(f"plate map {source or '?'}: {self.problems[0]}")
+            return
+        count = f"{len(problems)} problems"
+        lines = [f"  {problem}" for problem in self.problems[:SHOWN_PROBLEMS]]
+        if len(self.problems) > SHOWN_PROBLEMS:
+            lines.append(f"  ... and {len(self.problems) - SHOWN_PROBLEMS} more")
+        super().__init__(f"plate map {source or '?'} has {count}:\n" + "\n".join(lines))
 
 
 @dataclass(frozen=True)
@@ -191,7 +201,8 @@ def load_plate_protocol(
     try:
         table = read_table(path, sheet_hint=plate_id)
     except TableReadError as error:
-        raise PlateProtocolError([Problem(path.name, None, None, str(error))], str(path)) from None
+        problem = Problem(path.name, error.row, error.column, str(error))
+        raise PlateProtocolError([problem], str(path)) from None
     plate = _build(
         table,
         problems,
@@ -234,6 +245,10 @@ def _build(
             "columns (well, " + ", ".join(LABELS) + ", seeded_at)",
         )
         return PlateProtocol(plate_id, source, {})
+    try:
+        plate_io.check_text(plate_id)
+    except ValueError as error:
+        problems.add(table.comments.get("plate_id", (None, ""))[0], "plate_id", str(error))
     (header_row, header), *rows = table.rows
     columns = _map_columns(header_row, header, rows, problems)
     if not rows:
@@ -280,8 +295,11 @@ def _map_columns(
     seen: dict[str, str] = {}
     width = max([len(header)] + [len(cells) for _, cells in rows])
     for index in range(width):
-        text = "" if index >= len(header) or is_blank(header[index]) else str(header[index])
-        text = text.strip()
+        try:
+            text = "" if index >= len(header) else plate_io.cell_text(header[index])
+        except ValueError as error:
+            problems.add(number, plate_io.column_letter(index), f"header {error}")
+            continue
         if not text:
             if any(index < len(c) and not is_blank(c[index]) for _, c in rows):
                 problems.add(

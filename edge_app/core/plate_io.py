@@ -14,7 +14,7 @@ import logging
 import re
 import warnings
 import zipfile
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -29,7 +29,14 @@ Cell = object  # a str from CSV; str, int, float, datetime or None from Excel
 
 
 class TableReadError(ValueError):
-    """A file that cannot be read as a table (missing, wrong format, bad encoding)."""
+    """A file that cannot be read as a table (missing, wrong format, bad encoding).
+
+    ``row`` and ``column`` say where, when the problem is at one place of the file.
+    """
+
+    def __init__(self, message: str, row: int | None = None, column: str | None = None) -> None:
+        super().__init__(message)
+        self.row, self.column = row, column
 
 
 @dataclass(frozen=True)
@@ -67,8 +74,38 @@ def _read_csv(path: Path) -> RawTable:
             f"not UTF-8 text ({error.reason} at byte {error.start}); save the CSV as UTF-8"
         ) from error
     delimiter = sniff_delimiter(text)
-    records = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
-    return _collect((number, list(record)) for number, record in enumerate(records, start=1))
+    return _collect(_csv_rows(text, delimiter))
+
+
+def _csv_rows(text: str, delimiter: str) -> Iterator[tuple[int, list[Cell]]]:
+    """``(line number, cells)``; a quote never closed or an over-long cell is an error at its
+    line, not rows silently swallowed into one cell or a ``_csv.Error`` traceback."""
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    line = 1
+    while True:
+        try:
+            record = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as error:
+            raise TableReadError(_csv_problem(error), row=line) from None
+        for index, cell in enumerate(record):
+            if "\n" in cell or "\r" in cell:
+                spanned = reader.line_num - line + 1
+                raise TableReadError(
+                    f"a quote (\") opened in this cell is not closed, so {spanned} lines are "
+                    "read as one cell; close the quote or remove it",
+                    row=line, column=column_letter(index))
+        yield line, list(record)
+        line = reader.line_num + 1
+
+
+def _csv_problem(error: csv.Error) -> str:
+    text = str(error)
+    if "field larger than field limit" in text:
+        return (f"a cell is longer than {csv.field_size_limit()} characters (a quote not "
+                "closed?); shorten it or close the quote")
+    return f"not a readable CSV line ({text}); save the sheet again as CSV"
 
 
 def sniff_delimiter(text: str) -> str:
@@ -154,7 +191,10 @@ def is_blank(cell: Cell) -> bool:
 _WELL_HEADERS = {"well", "well_id", "well_name", "wellid"}
 _DENSITY = re.compile(r"^(\d{1,3}(?:[,' ]\d{3})+|\d+(?:\.\d+)?)\s*(k)?\s*(?:cells?(?:/well)?)?$")
 _MAGNIFICATION = re.compile(r"^(\d+(?:\.\d+)?)\s*[x×]?$")
-_REPLICATE = re.compile(r"^([a-z]*)\s*0*(\d+)$")
+_REPLICATE = re.compile(r"^([a-z]*)\s*0*(\d{1,6})$")
+MAX_CELLS_PER_WELL = 10_000_000
+MAX_MAGNIFICATION = 200
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 
 
 def column_letter(index: int) -> str:
@@ -215,14 +255,27 @@ def edit_distance(a: str, b: str) -> int:
 
 
 def cell_text(cell: Cell) -> str:
-    """A cell as text: integral numbers without ``.0``, times in ISO form, text stripped."""
+    """A cell as text: integral numbers without ``.0``, times in ISO form, text stripped.
+
+    Raises ``ValueError`` for text with control characters (a NUL byte, an escape), which
+    would be stored and shown as something else than what the sheet seems to say.
+    """
     if isinstance(cell, bool):
         return str(cell)
     if isinstance(cell, float) and cell.is_integer():
         return str(int(cell))
     if hasattr(cell, "isoformat"):
         return cell.isoformat()  # type: ignore[no-any-return, attr-defined]
-    return "" if cell is None else str(cell).strip()
+    return check_text("" if cell is None else str(cell).strip())
+
+
+def check_text(text: str) -> str:
+    """``text`` unchanged; ``ValueError`` when it holds a control character (NUL, ESC)."""
+    control = _CONTROL.search(text)
+    if control:
+        raise ValueError(f"contains the control character {control.group()!r} at position "
+                         f"{control.start() + 1}; remove it")
+    return text
 
 
 def label_value(
@@ -253,6 +306,9 @@ def _density(text: str) -> str:
     number = float(re.sub(r"[,' ]", "", match.group(1))) * (1000 if match.group(2) else 1)
     if not number.is_integer() or number <= 0:
         raise ValueError(f"{text!r} is not a whole, positive number of cells")
+    if number > MAX_CELLS_PER_WELL:
+        raise ValueError(f"{text!r} is more cells than a well holds "
+                         f"(at most {MAX_CELLS_PER_WELL:,}); check the number")
     return str(int(number))
 
 
@@ -261,6 +317,8 @@ def _magnification(text: str) -> str:
     if match is None:
         raise ValueError(f"{text!r} is not a magnification (write e.g. 10X)")
     number = float(match.group(1))
+    if not 0 < number <= MAX_MAGNIFICATION:
+        raise ValueError(f"{text!r} is not a magnification between 1X and {MAX_MAGNIFICATION}X")
     return f"{int(number) if number.is_integer() else number}X"
 
 
