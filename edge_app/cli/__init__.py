@@ -57,7 +57,7 @@ def domain_errors() -> tuple[type[BaseException], ...]:
     """Exceptions that mean 'the user must fix an input', shown without a traceback."""
     from edge_app.core.plate import PlateProtocolError
     from edge_app.settings import SettingsError
-    from edge_app.sources.micromanager import MicroManagerUnreachable
+    from edge_app.sources.mm.pycromanager_source import MicroManagerUnreachable
     from edge_app.store.database import StoreError
 
     return (PlateProtocolError, SettingsError, StoreError, FileNotFoundError, ValueError,

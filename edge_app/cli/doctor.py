@@ -15,7 +15,7 @@ from edge_app.cli import app, configure_logging, run_command
 from edge_app.cli.output import console
 
 if TYPE_CHECKING:
-    from edge_app.sources.pymmcore import CoreProvider
+    from edge_app.sources.mm.pymmcore_source import CoreProvider
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +60,7 @@ def package_checks(packages: dict[str, str | None]) -> list[Check]:
 
 
 def port_check(port: int, host: str) -> Check:
-    from edge_app.sources.micromanager import mm_server_up, unreachable_message
+    from edge_app.sources.mm.pycromanager_source import mm_server_up, unreachable_message
 
     if mm_server_up(port, host):
         return Check(f"Micro-Manager server {host}:{port}", "ok", "answers")
@@ -75,7 +75,7 @@ def snap_check(mm_config: Path | None, java_port: int | None) -> Check:
     image: Any
     try:
         if java_port is not None:
-            from edge_app.sources.micromanager import acquire_test_frame
+            from edge_app.sources.mm.pycromanager_source import acquire_test_frame
 
             what, image = "pycromanager (running Micro-Manager)", acquire_test_frame(java_port)
         else:
@@ -92,13 +92,13 @@ def snap_check(mm_config: Path | None, java_port: int | None) -> Check:
 def _snap_pymmcore(mm_config: Path | None) -> tuple[str, Any]:
     provider: CoreProvider
     if mm_config is not None:
-        from edge_app.sources.pymmcore import ConfiguredCore
+        from edge_app.sources.mm.pymmcore_source import ConfiguredCore
 
         provider = ConfiguredCore(mm_config)
         what = f"pymmcore-plus with {mm_config.name}"
     else:
-        from edge_app.sources.plate_plan import make_plate_plan
-        from edge_app.sources.virtual_scope import VirtualPlateMicroscope
+        from edge_app.sources.mm.plate_plan import make_plate_plan
+        from edge_app.sources.sim.virtual_scope import VirtualPlateMicroscope
 
         provider = VirtualPlateMicroscope(make_plate_plan(96, wells=["A1"]), frame_size=128)
         what = "pymmcore-plus virtual plate microscope"

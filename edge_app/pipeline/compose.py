@@ -19,7 +19,7 @@ log = logging.getLogger(__name__)
 
 
 def _folder_source(settings: SentinelSettings, is_known: KnownCheck) -> FrameSource:
-    from edge_app.sources.folder import FolderSource
+    from edge_app.sources.folder.source import FolderSource
 
     cfg = settings.source
     if cfg.folder is None:
@@ -32,7 +32,7 @@ def _folder_source(settings: SentinelSettings, is_known: KnownCheck) -> FrameSou
 
 def _mm_plan(settings: SentinelSettings, *, simulated: bool) -> Any:
     """The plate plan of a Micro-Manager source; the virtual scope simulates 24 h steps."""
-    from edge_app.sources.plate_plan import make_plate_plan
+    from edge_app.sources.mm.plate_plan import make_plate_plan
 
     cfg = settings.source
     timepoints = len(cfg.hours) if cfg.hours and cfg.timepoints == 1 else cfg.timepoints
@@ -50,8 +50,8 @@ def _mm_plate(settings: SentinelSettings) -> tuple[Any | None, str | None]:
 
 
 def _mm_virtual_source(settings: SentinelSettings, is_known: KnownCheck) -> FrameSource:
-    from edge_app.sources.pymmcore import PymmcorePlusSource
-    from edge_app.sources.virtual_scope import VirtualPlateMicroscope
+    from edge_app.sources.mm.pymmcore_source import PymmcorePlusSource
+    from edge_app.sources.sim.virtual_scope import VirtualPlateMicroscope
 
     plan = _mm_plan(settings, simulated=True)
     plate, plate_id = _mm_plate(settings)
@@ -62,7 +62,7 @@ def _mm_virtual_source(settings: SentinelSettings, is_known: KnownCheck) -> Fram
 
 
 def _pymmcore_source(settings: SentinelSettings, is_known: KnownCheck) -> FrameSource:
-    from edge_app.sources.pymmcore import ConfiguredCore, PymmcorePlusSource
+    from edge_app.sources.mm.pymmcore_source import ConfiguredCore, PymmcorePlusSource
 
     cfg = settings.source
     if cfg.mm_config is None:
@@ -76,7 +76,7 @@ def _pymmcore_source(settings: SentinelSettings, is_known: KnownCheck) -> FrameS
 
 
 def _pycromanager_source(settings: SentinelSettings, is_known: KnownCheck) -> FrameSource:
-    from edge_app.sources.micromanager import HeadlessPythonBackend, PycromanagerSource
+    from edge_app.sources.mm.pycromanager_source import HeadlessPythonBackend, PycromanagerSource
 
     cfg = settings.source
     backend = None

@@ -26,12 +26,29 @@ class SourceCounts:
     skipped_known: int = 0
 
 
+@dataclass(frozen=True)
+class SourceHealth:
+    """What a source's threads are doing, for the status line and the pipeline's supervisor.
+
+    ``alive`` is False when a thread that should run has died (the supervisor restarts the
+    source); ``errors`` counts errors so far and ``error`` names the latest, each of which the
+    supervisor turns into one ``source`` alert; ``state`` is one line for people.
+    """
+
+    alive: bool = True
+    state: str = "running"
+    error: str | None = None
+    errors: int = 0
+
+
 @runtime_checkable
 class FrameSource(Protocol):
     """Lifecycle: ``open(sink)`` starts producing; ``close()`` stops and joins threads.
 
     ``wait(timeout)`` returns True once a finite source has delivered everything (a folder
     source in ``once`` mode, a finished acquisition); live sources return False until closed.
+    Optional (found with ``getattr``): ``health() -> SourceHealth`` and ``restart()``, which
+    the pipeline's supervisor (``edge_app.pipeline.supervise``) uses.
     """
 
     name: str

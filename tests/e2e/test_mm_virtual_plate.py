@@ -14,9 +14,9 @@ from edge_app.cli import app
 from edge_app.core.plate import load_plate_protocol
 from edge_app.pipeline.compose import build_pipeline
 from edge_app.settings import load_settings
-from edge_app.sources.plate_plan import make_plate_plan
-from edge_app.sources.pymmcore import PymmcorePlusSource
-from edge_app.sources.virtual_scope import VirtualPlateMicroscope
+from edge_app.sources.mm.plate_plan import make_plate_plan
+from edge_app.sources.mm.pymmcore_source import PymmcorePlusSource
+from edge_app.sources.sim.virtual_scope import VirtualPlateMicroscope
 from edge_app.store import StoreWriter
 from tests.support import write_plate_csv
 

@@ -9,7 +9,7 @@ import pytest
 
 from edge_app.pipeline.compose import build_pipeline
 from edge_app.settings import load_settings
-from edge_app.sources.replay import ReplaySource
+from edge_app.sources.sim.replay import ReplaySource
 from edge_app.store import StoreWriter
 from engines.runtimes.select import EngineEvent
 from tests.engines.tiny_bundles import ipp_bundle, nextframe_bundle, segmentation_bundle

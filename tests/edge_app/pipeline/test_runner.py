@@ -13,7 +13,7 @@ from edge_app.core.frames import Frame, FrameFailure, FrameMeta
 from edge_app.core.plate import load_plate_protocol
 from edge_app.pipeline.analysis import FrameAnalyser
 from edge_app.pipeline.runner import Pipeline, RunState
-from edge_app.sources.replay import ReplaySource
+from edge_app.sources.sim.replay import ReplaySource
 from edge_app.store import StoreWriter
 from engines.classical import ClassicalSegmenter
 from tests.support import make_frame, write_plate_csv

@@ -26,8 +26,8 @@ import numpy as np
 
 from edge_app.core.frames import Frame, FrameFailure, FrameMeta
 from edge_app.sources.base import FrameSink, SourceCounts
+from edge_app.sources.mm.plate_plan import PlatePlan
 from edge_app.sources.naming import parse_position_name
-from edge_app.sources.plate_plan import PlatePlan
 
 log = logging.getLogger(__name__)
 

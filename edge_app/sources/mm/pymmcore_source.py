@@ -22,8 +22,8 @@ from typing import Any, Protocol
 import numpy as np
 
 from edge_app.sources.base import FrameSink, SourceCounts
-from edge_app.sources.handoff import AcquisitionCounts, LiveFrames, LiveImage, timed_hook
-from edge_app.sources.plate_plan import PlatePlan
+from edge_app.sources.mm.handoff import AcquisitionCounts, LiveFrames, LiveImage, timed_hook
+from edge_app.sources.mm.plate_plan import PlatePlan
 
 log = logging.getLogger(__name__)
 

@@ -31,9 +31,9 @@ from typing import Any, Protocol
 import numpy as np
 
 from edge_app.sources.base import FrameSink, SourceCounts
-from edge_app.sources.handoff import AcquisitionCounts, LiveFrames, LiveImage, timed_hook
-from edge_app.sources.plate_plan import PlatePlan
-from edge_app.sources.pymmcore import CoreProvider, _utcnow
+from edge_app.sources.mm.handoff import AcquisitionCounts, LiveFrames, LiveImage, timed_hook
+from edge_app.sources.mm.plate_plan import PlatePlan
+from edge_app.sources.mm.pymmcore_source import CoreProvider, _utcnow
 
 log = logging.getLogger(__name__)
 

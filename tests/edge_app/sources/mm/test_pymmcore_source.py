@@ -9,10 +9,10 @@ import pytest
 
 from edge_app.core.frames import Frame, FrameFailure
 from edge_app.sources.base import FrameSource
-from edge_app.sources.handoff import DROPPED
-from edge_app.sources.plate_plan import make_plate_plan
-from edge_app.sources.pymmcore import PymmcorePlusSource
-from edge_app.sources.virtual_scope import VirtualPlateMicroscope
+from edge_app.sources.mm.handoff import DROPPED
+from edge_app.sources.mm.plate_plan import make_plate_plan
+from edge_app.sources.mm.pymmcore_source import PymmcorePlusSource
+from edge_app.sources.sim.virtual_scope import VirtualPlateMicroscope
 
 pytestmark = [pytest.mark.usefixtures("mm_env", "no_thread_leak"), pytest.mark.timeout(120)]
 

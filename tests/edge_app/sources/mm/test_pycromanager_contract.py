@@ -17,13 +17,13 @@ import pytest
 
 from edge_app.core.frames import Frame, FrameFailure
 from edge_app.sources.base import FrameSource
-from edge_app.sources.handoff import DROPPED
-from edge_app.sources.micromanager import (
+from edge_app.sources.mm.handoff import DROPPED
+from edge_app.sources.mm.plate_plan import make_plate_plan
+from edge_app.sources.mm.pycromanager_source import (
     MicroManagerUnreachable,
     PycromanagerSource,
     mm_server_up,
 )
-from edge_app.sources.plate_plan import make_plate_plan
 
 pytestmark = [pytest.mark.usefixtures("no_thread_leak"), pytest.mark.timeout(60)]
 

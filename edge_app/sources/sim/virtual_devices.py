@@ -20,8 +20,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from edge_app.sources.plate_plan import PLATE_GEOMETRIES, PlateGeometry
-from edge_app.sources.pymmcore import import_pymmcore_plus
+from edge_app.sources.mm.plate_plan import PLATE_GEOMETRIES, PlateGeometry
+from edge_app.sources.mm.pymmcore_source import import_pymmcore_plus
 
 if TYPE_CHECKING:
     from pymmcore_plus.experimental.unicore import (

@@ -6,7 +6,7 @@ import json
 from datetime import UTC, datetime
 from pathlib import Path
 
-from edge_app.sources.mm_layout import (
+from edge_app.sources.folder.mm_layout import (
     MetadataTxtCache,
     mm_fields,
     parse_mm_time,

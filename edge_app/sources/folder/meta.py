@@ -13,9 +13,9 @@ from pathlib import Path
 from typing import Any
 
 from edge_app.core.frames import Frame, FrameMeta
-from edge_app.sources.mm_layout import MetadataTxtCache, MMFields, mm_fields
+from edge_app.sources.folder.mm_layout import MetadataTxtCache, MMFields, mm_fields
+from edge_app.sources.folder.ndtiff_live import INDEX_FILE, NDTiffEntry, NDTiffTail
 from edge_app.sources.naming import NameFields, NamePattern
-from edge_app.sources.ndtiff_live import INDEX_FILE, NDTiffEntry, NDTiffTail
 from edge_app.sources.readers import UnreadableFrame, read_image
 
 

@@ -24,11 +24,11 @@ from watchdog.observers.polling import PollingObserver
 
 from edge_app.core.frames import Frame, FrameFailure
 from edge_app.sources.base import FrameSink, KnownCheck, SourceCounts
-from edge_app.sources.folder_events import EventHints, NotAFile, file_signature, walk_error
-from edge_app.sources.folder_meta import entry_frame, file_frame
-from edge_app.sources.mm_layout import MetadataTxtCache
+from edge_app.sources.folder.events import EventHints, NotAFile, file_signature, walk_error
+from edge_app.sources.folder.meta import entry_frame, file_frame
+from edge_app.sources.folder.mm_layout import MetadataTxtCache
+from edge_app.sources.folder.ndtiff_live import INDEX_FILE, STACK_MARK, NDTiffEntry, NDTiffTail
 from edge_app.sources.naming import NamePattern, get_name_pattern
-from edge_app.sources.ndtiff_live import INDEX_FILE, STACK_MARK, NDTiffEntry, NDTiffTail
 from edge_app.sources.readers import IncompleteFile, UnreadableFrame
 
 log = logging.getLogger(__name__)

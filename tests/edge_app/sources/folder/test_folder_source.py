@@ -16,7 +16,7 @@ from ndstorage import NDTiffDataset
 
 from edge_app.core.frames import FrameFailure
 from edge_app.sources.base import FrameSource
-from edge_app.sources.folder import FolderSource
+from edge_app.sources.folder.source import FolderSource
 from tests.edge_app.sources.conftest import (
     Collector,
     finish_ndtiff,

@@ -14,14 +14,14 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from edge_app.sources.plate_plan import PlatePlan
-from edge_app.sources.pymmcore import create_core, release_core
-from edge_app.sources.virtual_devices import PlateScene, register_scene, unregister_scene
+from edge_app.sources.mm.plate_plan import PlatePlan
+from edge_app.sources.mm.pymmcore_source import create_core, release_core
+from edge_app.sources.sim.virtual_devices import PlateScene, register_scene, unregister_scene
 
 log = logging.getLogger(__name__)
 
 CAMERA, XY_STAGE, SHUTTER = "Camera", "XY", "Shutter"
-_DEVICES = "edge_app.sources.virtual_devices"
+_DEVICES = "edge_app.sources.sim.virtual_devices"
 
 
 def scope_config(scene: str, *, exposure_ms: float = 10.0) -> str:
@@ -61,7 +61,7 @@ def scene_labels(plate: Any | None) -> dict[str, dict[str, str]]:
 
 
 class VirtualPlateMicroscope:
-    """A :class:`~edge_app.sources.pymmcore.CoreProvider` imaging a simulated plate.
+    """A :class:`~edge_app.sources.mm.pymmcore_source.CoreProvider` imaging a simulated plate.
 
     ``open()`` registers the scene, writes the ``.cfg`` and loads it into a new
     ``UniMMCore``; ``close()`` unloads the devices and removes both again.

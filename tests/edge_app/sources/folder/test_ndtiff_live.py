@@ -10,7 +10,12 @@ import numpy as np
 import pytest
 from ndstorage import NDTiffDataset
 
-from edge_app.sources.ndtiff_live import INDEX_FILE, NDTiffTail, entry_uri, split_index_entries
+from edge_app.sources.folder.ndtiff_live import (
+    INDEX_FILE,
+    NDTiffTail,
+    entry_uri,
+    split_index_entries,
+)
 from tests.edge_app.sources.conftest import finish_ndtiff
 
 

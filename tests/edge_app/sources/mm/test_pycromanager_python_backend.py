@@ -14,8 +14,8 @@ import pytest
 
 from edge_app.pipeline.compose import build_pipeline
 from edge_app.settings import load_settings
-from edge_app.sources.plate_plan import make_plate_plan
-from edge_app.sources.virtual_scope import VirtualPlateMicroscope
+from edge_app.sources.mm.plate_plan import make_plate_plan
+from edge_app.sources.sim.virtual_scope import VirtualPlateMicroscope
 from edge_app.store import StoreWriter
 
 pycromanager = pytest.importorskip("pycromanager")
@@ -28,7 +28,7 @@ def python_backend():
     from mmpycorex import launcher
     from pycromanager.acquisition.acq_eng_py.internal.engine import Engine
 
-    from edge_app.sources.micromanager import PythonBackend
+    from edge_app.sources.mm.pycromanager_source import PythonBackend
 
     assert metadata.version("pycromanager") == "1.0.2"
     assert metadata.version("pymmcore-plus") == "0.18.1"
@@ -49,7 +49,7 @@ def python_backend():
 def test_plate_through_python_backend_into_the_store_and_ndtiff(tmp_path, python_backend):
     from ndstorage import Dataset
 
-    from edge_app.sources.micromanager import PycromanagerSource
+    from edge_app.sources.mm.pycromanager_source import PycromanagerSource
 
     plan = make_plate_plan(96, wells=["A1", "A2", "B1", "B2", "C5", "H12"], sites=2,
                            timepoints=2, hours=[24.0, 48.0])
@@ -85,7 +85,7 @@ def test_plate_through_python_backend_into_the_store_and_ndtiff(tmp_path, python
 
 
 def test_a_second_acquisition_in_the_same_process_works(python_backend):
-    from edge_app.sources.micromanager import PycromanagerSource
+    from edge_app.sources.mm.pycromanager_source import PycromanagerSource
 
     plan = make_plate_plan(96, wells=["D4"], sites=1, timepoints=3, hours=[1.0, 2.0, 3.0])
     for run in range(2):

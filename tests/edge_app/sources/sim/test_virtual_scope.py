@@ -7,8 +7,8 @@ import pytest
 
 from edge_app.core.plate import load_plate_protocol
 from edge_app.core.wells import plate_wells
-from edge_app.sources.plate_plan import make_plate_plan, plate_geometry
-from edge_app.sources.virtual_scope import CAMERA, SHUTTER, XY_STAGE, VirtualPlateMicroscope
+from edge_app.sources.mm.plate_plan import make_plate_plan, plate_geometry
+from edge_app.sources.sim.virtual_scope import CAMERA, SHUTTER, XY_STAGE, VirtualPlateMicroscope
 from engines.classical import ClassicalSegmenter
 from tests.support import write_plate_csv
 
@@ -101,8 +101,8 @@ def test_same_seed_same_frames_and_plate_map_labels_change_the_spheroid(tmp_path
 
 
 def test_an_unknown_scene_name_fails_at_configuration(tmp_path):
-    from edge_app.sources.pymmcore import create_core
-    from edge_app.sources.virtual_scope import write_scope_config
+    from edge_app.sources.mm.pymmcore_source import create_core
+    from edge_app.sources.sim.virtual_scope import write_scope_config
 
     cfg = write_scope_config(tmp_path / "bad.cfg", "no-such-scene")
     with pytest.raises(RuntimeError, match="no-such-scene"):

@@ -16,7 +16,7 @@ import psutil
 import pytest
 import tifffile
 
-from edge_app.sources.folder import FolderSource
+from edge_app.sources.folder.source import FolderSource
 from tests.edge_app.sources.conftest import Collector, real_data_dir
 
 WATCHDOG_RACE = "ignore:Callback with id .* already exists for watch:RuntimeWarning"

@@ -1,0 +1,1 @@
+"""Frames from a folder the microscope saves to: files, MM single-TIFF layout, NDTiff."""

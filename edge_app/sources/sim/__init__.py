@@ -1,0 +1,1 @@
+"""Simulated microscopes: the virtual plate microscope and the replay source."""
