@@ -29,9 +29,9 @@ def run_live(
 
     writer = StoreWriter(db, start_wait_s=settings.store.start_wait_s)
     try:
-        if plate is not None:
-            writer.call(lambda store: store.record_plate(plate))
         pipeline = build_pipeline(settings, writer, plate=plate, source=source)
+        if pipeline.plate is not None:
+            writer.call(lambda store: store.record_plate(pipeline.plate))
         if not quiet:
             pipeline.events.frame_processed.connect(print_result)
             pipeline.events.frame_failed.connect(print_failure)
@@ -135,7 +135,6 @@ def watch(
     """
 
     def body() -> None:
-        from edge_app.core.plate import load_plate_protocol
         from edge_app.settings import load_settings
 
         overrides = _source_overrides(source, folder, polling, once, pattern)
@@ -146,12 +145,10 @@ def watch(
             _require_folder(settings.source.folder)
         configure_logging(log_level, log_dir=settings.store.path.parent / "logs",
                           file_level=settings.log.level)
-        path = settings.plate.protocol
-        protocol = load_plate_protocol(path) if path is not None else None
         if not headless:
             console.print("[yellow]The dashboard is not part of this build yet; running "
                           "headless.[/yellow]")
-        print_summary(run_live(settings, settings.store.path, protocol))
+        print_summary(run_live(settings, settings.store.path, None))  # plate: build_pipeline
 
     run_command(body)
 
@@ -196,7 +193,6 @@ def demo(
     def body() -> None:
         import tempfile
 
-        from edge_app.core.plate import load_plate_protocol
         from edge_app.demo import DemoPlan, SimulatedAcquisition, score_alerts, write_plate_map
         from edge_app.settings import load_settings
         from edge_app.store import Store
@@ -209,9 +205,9 @@ def demo(
         acquisition = SimulatedAcquisition(folder, plan)
         plate_csv = write_plate_map(workdir / "plate.csv", plan,
                                     acquisition.sim.seeded_at.isoformat())
-        plate = load_plate_protocol(plate_csv, plate_id=plan.plate_id)
         settings = load_settings(None, source={"folder": folder, "settle_s": 0.3,
-                                               "name_pattern": "plate-well-site-time"})
+                                               "name_pattern": "plate-well-site-time"},
+                                 plate={"protocol": plate_csv, "plate_id": plan.plate_id})
         n_frames = len(plan.wells) * len(plan.hours)
         if not headless:
             console.print("[yellow]The dashboard is not part of this build yet; running "
@@ -220,7 +216,7 @@ def demo(
                       f"into {folder} at {plan.rate:g} frames/s")
         acquisition.start()
         db = workdir / "demo.sqlite"
-        summary = run_live(settings, db, plate, stop_when=lambda st: acquisition.finished.is_set()
+        summary = run_live(settings, db, None, stop_when=lambda st: acquisition.finished.is_set()
                            and st.processed + st.failed + st.duplicates >= n_frames)
         acquisition.join(10)
         if acquisition.error is not None:

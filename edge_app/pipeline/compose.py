@@ -18,7 +18,8 @@ from edge_app.store.writer import StoreWriter
 log = logging.getLogger(__name__)
 
 
-def _folder_source(settings: SentinelSettings, is_known: KnownCheck) -> FrameSource:
+def _folder_source(settings: SentinelSettings, is_known: KnownCheck, plate: Any | None
+                   ) -> FrameSource:
     from edge_app.sources.folder.source import FolderSource
 
     cfg = settings.source
@@ -41,27 +42,25 @@ def _mm_plan(settings: SentinelSettings, *, simulated: bool) -> Any:
                            timepoints=timepoints, interval_s=cfg.interval_s, hours=hours)
 
 
-def _mm_plate(settings: SentinelSettings) -> tuple[Any | None, str | None]:
-    from edge_app.core.plate import load_plate_protocol
-
-    path = settings.plate.protocol
-    plate = load_plate_protocol(path) if path is not None else None
-    return plate, settings.plate.plate_id or (plate.plate_id if plate is not None else None)
+def _plate_id(settings: SentinelSettings, plate: Any | None) -> str | None:
+    return settings.plate.plate_id or (plate.plate_id if plate is not None else None)
 
 
-def _mm_virtual_source(settings: SentinelSettings, is_known: KnownCheck) -> FrameSource:
+def _mm_virtual_source(settings: SentinelSettings, is_known: KnownCheck, plate: Any | None
+                       ) -> FrameSource:
     from edge_app.sources.mm.pymmcore_source import PymmcorePlusSource
     from edge_app.sources.sim.virtual_scope import VirtualPlateMicroscope
 
     plan = _mm_plan(settings, simulated=True)
-    plate, plate_id = _mm_plate(settings)
+    plate_id = _plate_id(settings, plate)
     scope = VirtualPlateMicroscope(plan, plate=plate, plate_id=plate_id or "virtual",
                                    frame_size=settings.source.frame_size)
     return PymmcorePlusSource(scope, plan, plate_id=plate_id or "virtual", name="mm-virtual",
                               handoff_size=settings.source.handoff_size)
 
 
-def _pymmcore_source(settings: SentinelSettings, is_known: KnownCheck) -> FrameSource:
+def _pymmcore_source(settings: SentinelSettings, is_known: KnownCheck, plate: Any | None
+                     ) -> FrameSource:
     from edge_app.sources.mm.pymmcore_source import ConfiguredCore, PymmcorePlusSource
 
     cfg = settings.source
@@ -70,12 +69,13 @@ def _pymmcore_source(settings: SentinelSettings, is_known: KnownCheck) -> FrameS
                          "FILE.cfg (or source.mm_config); try --source mm-virtual without one")
     return PymmcorePlusSource(
         ConfiguredCore(cfg.mm_config, adapter_path=cfg.mm_app_path),
-        _mm_plan(settings, simulated=False), plate_id=_mm_plate(settings)[1],
+        _mm_plan(settings, simulated=False), plate_id=_plate_id(settings, plate),
         handoff_size=cfg.handoff_size,
     )
 
 
-def _pycromanager_source(settings: SentinelSettings, is_known: KnownCheck) -> FrameSource:
+def _pycromanager_source(settings: SentinelSettings, is_known: KnownCheck, plate: Any | None
+                         ) -> FrameSource:
     from edge_app.sources.mm.pycromanager_source import HeadlessPythonBackend, PycromanagerSource
 
     cfg = settings.source
@@ -87,11 +87,11 @@ def _pycromanager_source(settings: SentinelSettings, is_known: KnownCheck) -> Fr
         backend = HeadlessPythonBackend(cfg.mm_app_path, cfg.mm_config)
     return PycromanagerSource(
         _mm_plan(settings, simulated=False), backend=backend, port=cfg.port,
-        plate_id=_mm_plate(settings)[1], handoff_size=cfg.handoff_size,
+        plate_id=_plate_id(settings, plate), handoff_size=cfg.handoff_size,
     )
 
 
-SOURCES: dict[str, Callable[[SentinelSettings, KnownCheck], FrameSource]] = {
+SOURCES: dict[str, Callable[[SentinelSettings, KnownCheck, Any | None], FrameSource]] = {
     "folder": _folder_source,
     "mm-virtual": _mm_virtual_source,
     "pymmcore": _pymmcore_source,
@@ -150,6 +150,26 @@ def _task_engine(settings: SentinelSettings, task: str, choice: str) -> Any | No
     return engine
 
 
+def ipp_vocabulary(ipp: Any | None) -> dict[str, tuple[str, ...]] | None:
+    """The IPP engine's label values per head: what the plate map is checked against."""
+    if ipp is None:
+        return None
+    return {head.name: tuple(head.labels) for head in ipp.bundle.manifest.output.heads}
+
+
+def load_plate(settings: SentinelSettings, ipp: Any | None) -> Any | None:
+    """The plate map of ``plate.protocol`` (the one place it is loaded), checked against the
+    IPP vocabulary: a value the engine does not know is a load-time error naming the file,
+    row, column and the closest known value; other spellings of a known value are accepted."""
+    from edge_app.core.plate import load_plate_protocol
+
+    path = settings.plate.protocol
+    if path is None:
+        return None
+    return load_plate_protocol(path, plate_id=settings.plate.plate_id,
+                               vocabulary=ipp_vocabulary(ipp))
+
+
 def _heads(ipp: Any, error_rate: float) -> dict[str, Any] | None:
     """Per-head classes and conformal threshold at ``error_rate`` for the protocol verdicts."""
     from edge_app.alerts.verdicts import HeadCalibration
@@ -182,12 +202,17 @@ def build_pipeline(
     source: FrameSource | None = None,
     clock: Callable[[], datetime] = utcnow,
 ) -> Pipeline:
-    """Compose source -> analyser (engines) -> rules -> store from the settings tree."""
-    if source is None:
-        factory = _pick(SOURCES, settings.source.kind, "source")
-        source = factory(settings, writer.reader_is_known)
+    """Compose source -> analyser (engines) -> rules -> store from the settings tree.
+
+    ``plate``: an already loaded plate map; else ``plate.protocol`` is loaded here, once.
+    """
     segmenter = _pick(SEGMENTERS, settings.segmentation.backend, "segmentation backend")(settings)
     ipp = _task_engine(settings, "ipp", settings.engines.ipp)
+    if plate is None:
+        plate = load_plate(settings, ipp)
+    if source is None:
+        factory = _pick(SOURCES, settings.source.kind, "source")
+        source = factory(settings, writer.reader_is_known, plate)
     forecaster = _task_engine(settings, "nextframe", settings.engines.forecast)
     rules = create_rules(settings.alerts.rules, heads=_heads(ipp, settings.alerts.error_rate),
                          persist=settings.alerts.persist_frames)
