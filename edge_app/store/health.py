@@ -63,18 +63,32 @@ def describe(exc: BaseException, folder: Path, seconds: float) -> str:
     if "locked" in text or "busy" in text:
         return f"database locked by another process for {seconds:.0f} s"
     code = getattr(exc, "errno", None)
-    if code in _FULL or "full" in text or "too large" in text:
+    if code in _FULL or "full" in text or "too large" in text or "i/o error" in text:
         try:
             free = shutil.disk_usage(folder).free
         except OSError:
             free = 0
         where = mount_of(folder)
-        if code == errno.EFBIG or "too large" in text:
-            return f"store file cannot grow (file size limit): {free} bytes free on {where}"
+        limit = _file_size_limit()
         if free < _NEARLY_FULL:
             return f"disk full: {free} bytes free on {where}"
+        if code == errno.EFBIG or "too large" in text or limit is not None:
+            cap = f" of {limit} bytes" if limit is not None else ""
+            return f"store file cannot grow (file size limit{cap}): {free} bytes free on {where}"
+        if "i/o error" in text:
+            return f"disk I/O error writing the store on {where} ({exc}); check the disk"
         return f"database cannot grow ({exc}): {free} bytes free on {where}"
     return f"store write failed: {type(exc).__name__}: {exc}"
+
+
+def _file_size_limit() -> int | None:
+    """The process's file size limit (``ulimit -f``) in bytes, or ``None`` when unlimited."""
+    try:
+        import resource
+    except ImportError:  # Windows has no such limit
+        return None
+    soft, _ = resource.getrlimit(resource.RLIMIT_FSIZE)
+    return None if soft == resource.RLIM_INFINITY else int(soft)
 
 
 def store_alert(health: StoreHealth, now: datetime, *, recovered: bool = False) -> Alert:
