@@ -219,7 +219,7 @@ def column_key(header: str) -> str:
 def classify_column(header: str, labels: tuple[str, ...]) -> tuple[str, str, str | None]:
     """``(kind, name, problem)`` of a header: kind is well, label, seeded_at or annotation.
 
-    ``problem`` is set when the header looks like a misspelled label (small edit distance).
+    ``problem`` is set when the header looks like a misspelled label (difflib ratio >= 0.8).
     """
     key = column_key(header)
     if key in _WELL_HEADERS:
@@ -228,30 +228,17 @@ def classify_column(header: str, labels: tuple[str, ...]) -> tuple[str, str, str
     if key in known:
         name = known[key]
         return ("seeded_at" if name == "seeded_at" else "label"), name, None
-    for known_key, name in known.items():
-        if 0 < edit_distance(key, known_key) <= (1 if len(known_key) < 6 else 2):
-            return (
-                "annotation",
-                header,
-                (
-                    f"looks like a misspelled label; rename the column to '{name}' (or give it "
-                    "a clearly different name to keep it as an annotation)"
-                ),
-            )
+    close = difflib.get_close_matches(key, known, n=1, cutoff=0.8)  # e.g. cel_line, seeded at
+    if close:
+        return (
+            "annotation",
+            header,
+            (
+                f"looks like a misspelled label; rename the column to '{known[close[0]]}' (or "
+                "give it a clearly different name to keep it as an annotation)"
+            ),
+        )
     return "annotation", header, None
-
-
-def edit_distance(a: str, b: str) -> int:
-    """Levenshtein distance (insertions, deletions, substitutions)."""
-    previous = list(range(len(b) + 1))
-    for i, char_a in enumerate(a, start=1):
-        current = [i]
-        for j, char_b in enumerate(b, start=1):
-            current.append(
-                min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (char_a != char_b))
-            )
-        previous = current
-    return previous[-1]
 
 
 def cell_text(cell: Cell) -> str:
