@@ -301,6 +301,9 @@ class Pipeline:
             was_ok, self._store_ok = self._store_ok, health.ok
         if was_ok != health.ok:
             alert = store_alert(health, self.clock(), recovered=health.ok)
+            if health.ok:  # the problem went away: its open alert is closed, with a note
+                self.writer.submit(lambda store: store.dismiss_open_alerts(
+                    "store", note=alert.message, at=alert.raised_at))
             self.writer.write(alert_entry(alert))
             self.events.alert_raised.emit(alert)
 

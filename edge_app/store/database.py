@@ -224,6 +224,15 @@ class Store:
                  "note": note, "at": when}
             )
 
+    def dismiss_open_alerts(self, kind: str, *, note: str, at: datetime | None = None) -> int:
+        """Close the open alerts of ``kind`` (a problem that went away); return how many."""
+        ids = [r[0] for r in self.db.execute(
+            "select id from alerts where kind = ? and state = 'open'", [kind])]
+        for alert_id in ids:
+            self.review_alert(alert_id, AlertState.DISMISSED, reviewer="sentinel", note=note,
+                              at=at)
+        return len(ids)
+
     # --- runs ---------------------------------------------------------------------------
     def start_run(self, *, source: str, runtime: str, engines: dict, settings: dict) -> int:
         with self.db.atomic():
