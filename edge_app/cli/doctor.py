@@ -1,10 +1,10 @@
-"""``sentinel doctor``: what this PC has, and with ``--mm`` whether Micro-Manager routes work."""
+"""``sentinel doctor``: what will run on this PC and what to fix; with ``--mm`` whether the
+Micro-Manager routes work. The PC checks live in :mod:`edge_app.service.doctor_checks`."""
 
 from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -13,6 +13,7 @@ import typer
 
 from edge_app.cli import app, configure_logging, run_command
 from edge_app.cli.output import console
+from edge_app.service.doctor_checks import Check
 
 if TYPE_CHECKING:
     from edge_app.sources.mm.pymmcore_source import CoreProvider
@@ -25,16 +26,6 @@ MM_OTHERS = ("pymmcore", "useq-schema", "psygnal")
 CORE_PACKAGES = ("numpy", "scikit-image", "opencv-python-headless", "tifffile", "watchdog",
                  "sqlite-utils", "onnxruntime")
 _FIX_PACKAGES = "pip install 'spheroid-sentinel[mm]' (or: python3 -m installer test)"
-
-
-@dataclass(frozen=True)
-class Check:
-    """One line of the doctor's report: ``status`` is ok, warn or fail."""
-
-    name: str
-    status: str
-    detail: str
-    fix: str = ""
 
 
 def _version(package: str) -> str | None:
@@ -123,40 +114,86 @@ def mm_checks(mm_config: Path | None, port: int, host: str) -> list[Check]:
 
 
 def _show(checks: list[Check]) -> None:
+    from rich.markup import escape
     from rich.table import Table
 
     colours = {"ok": "green", "warn": "yellow", "fail": "red"}
     table = Table("check", "status", "detail")
     for check in checks:
-        table.add_row(check.name, f"[{colours[check.status]}]{check.status}[/]", check.detail)
+        table.add_row(check.name, f"[{colours[check.status]}]{check.status}[/]",
+                      escape(check.detail))
     console.print(table)
     for check in checks:
         if check.fix:
-            console.print(f"[bold]{check.name}[/bold]: {check.fix}")
+            console.print(f"[bold]{check.name}[/bold]: {escape(check.fix)}")
+
+
+def packages_check() -> Check:
+    """The core packages in one line (each missing one is a failure)."""
+    found = {name: _version(name) for name in CORE_PACKAGES}
+    missing = [name for name, version in found.items() if version is None]
+    detail = ", ".join(f"{name} {version}" for name, version in found.items() if version)
+    if missing:
+        return Check("packages", "fail", f"missing: {', '.join(missing)}; {detail}",
+                     "pip install -e . (or: python3 -m installer test)")
+    return Check("packages", "ok", detail)
+
+
+def pc_checks(settings: Any, engines: bool = True) -> list[Check]:
+    """GPU and driver, CUDA, ONNX Runtime, TensorRT, each engine's bundle and runtime, disk
+    beside the store, a display for the dashboard, the watched folder's file system."""
+    from edge_app.service import doctor_checks as dc
+    from edge_app.service.engine_checks import engine_checks
+
+    gpu_info = dc.probe_gpu()
+    gpu = bool(gpu_info.gpus)
+    checks = [dc.gpu_check(gpu_info), dc.cuda_check(gpu), dc.onnxruntime_check(gpu),
+              dc.tensorrt_check(gpu)]
+    if engines:
+        checks += engine_checks(settings)
+    return [*checks, dc.disk_check(settings.store.path), dc.display_check(),
+            dc.folder_check(settings.source.folder, settings.source.polling), packages_check()]
 
 
 @app.command()
 def doctor(
     mm: Annotated[bool, typer.Option("--mm", help="Check the Micro-Manager routes.")] = False,
+    config: Annotated[Path | None, typer.Option(
+        help="Settings TOML (the service's sentinel.toml): its folder, store and engines.")]
+    = None,
+    folder: Annotated[Path | None, typer.Option(help="Watched folder to check.")] = None,
+    db: Annotated[Path | None, typer.Option(help="SQLite store (its drive's free space).")]
+    = None,
+    engines: Annotated[bool, typer.Option(
+        help="Open each engine's runtime (a first TensorRT build takes minutes).")] = True,
     mm_config: Annotated[Path | None, typer.Option(
         help="Snap with this hardware .cfg instead of the virtual microscope.")] = None,
     port: Annotated[int, typer.Option(help="Micro-Manager ZMQ server port.")] = 4827,
     host: Annotated[str, typer.Option(help="Micro-Manager host.")] = "127.0.0.1",
     log_level: Annotated[str, typer.Option(help="Logging level.")] = "ERROR",
 ) -> None:
-    """Check this PC: packages, and with --mm the Micro-Manager routes (exit 1 on failure).
+    """Say what will run on this PC and what to fix (exit 1 on a failure).
+
+    GPU and driver (nvidia-smi), CUDA (PyTorch), ONNX Runtime providers, TensorRT, for each
+    engine the bundle (hashes verified) and the runtime it will use and why, free disk
+    beside the store, a display for the dashboard, and the watched folder's file system
+    (a network share needs polling). Folder, store and engines come from --config.
 
     --mm: pycromanager/pymmcore-plus versions, port 4827 reachable, one test snap (through a
     running Micro-Manager when its server answers, else --mm-config hardware, else the
     virtual plate microscope), and what to fix.
 
+    Example: sentinel doctor --config sentinel.toml
+
     Example: sentinel doctor --mm
     """
 
     def body() -> None:
+        from edge_app.settings import load_settings
+
         configure_logging(log_level)
-        checks = (mm_checks(mm_config, port, host) if mm
-                  else package_checks(dict.fromkeys(CORE_PACKAGES)))
+        settings = load_settings(config, source={"folder": folder}, store={"path": db})
+        checks = mm_checks(mm_config, port, host) if mm else pc_checks(settings, engines)
         _show(checks)
         if not mm:
             console.print("Add --mm to check the Micro-Manager routes.")
