@@ -21,6 +21,7 @@ import cv2
 import numpy as np
 
 from engines.classical import SegmentationOutput
+from engines.metrics import dice
 from engines.morphometry import shape_descriptors
 
 #: Environment variable that overrides where the real data lives.
@@ -108,14 +109,6 @@ def crop_plausibility(segmenter: Segmenter, root: Path | None = None) -> tuple[i
     """``(n_plausible, n_total)`` of ``segmenter`` over the real crops."""
     verdicts = [is_plausible_spheroid(segmenter.segment(image)) for _, image in load_crops(root)]
     return sum(verdicts), len(verdicts)
-
-
-def dice(prediction: np.ndarray, truth: np.ndarray) -> float:
-    """Dice coefficient of two boolean masks of one shape (1.0 when both are empty)."""
-    if prediction.shape != truth.shape:
-        raise ValueError(f"mask shapes differ: {prediction.shape} vs {truth.shape}")
-    total = int(prediction.sum()) + int(truth.sum())
-    return 1.0 if total == 0 else 2.0 * int((prediction & truth).sum()) / total
 
 
 def goat_dice(segmenter: Segmenter, root: Path | None = None) -> list[float]:

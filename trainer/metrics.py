@@ -1,10 +1,12 @@
-"""Evaluation metrics as the paper reports them, numpy only (plots via matplotlib, lazily).
+"""Evaluation metrics as the paper reports them (plots via matplotlib, lazily).
 
-- Masks: Dice, IoU, pixel accuracy, precision, recall, F1; images whose predicted and true
-  masks are both empty are excluded (the paper's Dice = 1 / IoU = 0 edge case).
-- Labels: accuracy, macro precision/recall/F1 over the classes present in truth or
-  prediction (scikit-learn's default), confusion matrices and their PNGs.
-- Frames: MSE, SSIM (scikit-image, Gaussian window), PSNR, for images in [0, 1].
+- Masks: Dice (:func:`engines.metrics.dice`, the runtime's), IoU, pixel accuracy, precision,
+  recall, F1; images whose predicted and true masks are both empty are excluded (the paper's
+  Dice = 1 / IoU = 0 edge case).
+- Labels: scikit-learn's accuracy, macro precision/recall/F1 over the classes present in
+  truth or prediction, and confusion matrices (and their PNGs).
+- Frames: MSE, SSIM (:func:`engines.metrics.ssim`, the runtime forecast check's), PSNR, for
+  images in [0, 1].
 - 95% intervals: ``1.96 * SD / sqrt(N)`` as the paper, or a percentile bootstrap.
 """
 
@@ -17,6 +19,9 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
+
+from engines.metrics import dice as mask_dice
+from engines.metrics import ssim
 
 logger = logging.getLogger(__name__)
 
@@ -38,7 +43,7 @@ def mask_scores(pred: np.ndarray, truth: np.ndarray) -> dict[str, float] | None:
     if tp + fp + fn == 0:
         return None
     precision, recall = _ratio(tp, tp + fp), _ratio(tp, tp + fn)
-    dice = _ratio(2 * tp, 2 * tp + fp + fn)
+    dice = mask_dice(p, t)
     return {"dice": dice, "iou": _ratio(tp, tp + fp + fn),
             "accuracy": _ratio(p.size - fp - fn, p.size), "precision": precision,
             "recall": recall, "f1": dice}
@@ -89,31 +94,27 @@ def segmentation_summary(preds: Sequence[np.ndarray],
 
 def confusion_matrix(y_true: Sequence[int], y_pred: Sequence[int],
                      num_classes: int) -> np.ndarray:
-    """``cm[i, j]`` = count of true class ``i`` predicted as ``j``."""
-    t, p = np.asarray(y_true, np.int64), np.asarray(y_pred, np.int64)
-    cm = np.zeros((num_classes, num_classes), np.int64)
-    np.add.at(cm, (t, p), 1)
-    return cm
+    """``cm[i, j]`` = count of true class ``i`` predicted as ``j`` (scikit-learn)."""
+    from sklearn.metrics import confusion_matrix as sk_confusion
+
+    return sk_confusion(y_true, y_pred, labels=list(range(num_classes))).astype(np.int64)
 
 
 def classification_scores(y_true: Sequence[int], y_pred: Sequence[int],
                           num_classes: int) -> dict[str, float]:
     """Accuracy and macro precision, recall and F1 over classes in truth or prediction.
 
-    Matches ``sklearn.metrics`` with ``average="macro", zero_division=0``.
+    ``sklearn.metrics`` with ``average="macro", zero_division=0`` (its default set of
+    classes: those present in truth or prediction); all 0.0 for no samples.
     """
-    cm = confusion_matrix(y_true, y_pred, num_classes)
-    present = (cm.sum(0) + cm.sum(1)) > 0
-    tp = np.diag(cm).astype(np.float64)
-    predicted, actual = cm.sum(0).astype(np.float64), cm.sum(1).astype(np.float64)
-    precision = np.divide(tp, predicted, out=np.zeros_like(tp), where=predicted > 0)
-    recall = np.divide(tp, actual, out=np.zeros_like(tp), where=actual > 0)
-    den = precision + recall
-    f1 = np.divide(2 * precision * recall, den, out=np.zeros_like(tp), where=den > 0)
-    return {"accuracy": _ratio(tp.sum(), cm.sum()),
-            "precision": float(precision[present].mean()) if present.any() else 0.0,
-            "recall": float(recall[present].mean()) if present.any() else 0.0,
-            "f1": float(f1[present].mean()) if present.any() else 0.0}
+    from sklearn.metrics import accuracy_score, precision_recall_fscore_support
+
+    if len(y_true) == 0:
+        return {"accuracy": 0.0, "precision": 0.0, "recall": 0.0, "f1": 0.0}
+    precision, recall, f1, _ = precision_recall_fscore_support(
+        y_true, y_pred, average="macro", zero_division=0)
+    return {"accuracy": float(accuracy_score(y_true, y_pred)), "precision": float(precision),
+            "recall": float(recall), "f1": float(f1)}
 
 
 def confusion_png(cm: np.ndarray, labels: Sequence[str], out: str | Path,
@@ -154,12 +155,9 @@ def frame_psnr(pred: np.ndarray, truth: np.ndarray, data_range: float = 1.0) -> 
 
 
 def frame_ssim(pred: np.ndarray, truth: np.ndarray, data_range: float = 1.0) -> float:
-    """SSIM of two 2-D frames (Gaussian window sigma 1.5, as :func:`trainer.losses.ssim`)."""
-    from skimage.metrics import structural_similarity
-
-    return float(structural_similarity(
-        np.asarray(pred, np.float64), np.asarray(truth, np.float64), data_range=data_range,
-        gaussian_weights=True, sigma=1.5, use_sample_covariance=False))
+    """SSIM of two 2-D frames: :func:`engines.metrics.ssim`, the one the runtime's forecast
+    check uses (Gaussian window sigma 1.5, as the training loss :func:`trainer.losses.ssim`)."""
+    return ssim(pred, truth, data_range=data_range)
 
 
 def frame_scores(pred: np.ndarray, truth: np.ndarray) -> dict[str, float]:

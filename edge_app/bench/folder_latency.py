@@ -19,6 +19,8 @@ from pathlib import Path
 import numpy as np
 import psutil
 
+from engines.metrics import p99
+
 
 @dataclass(frozen=True)
 class LatencyReport:
@@ -37,11 +39,6 @@ class LatencyReport:
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=2)
-
-
-def _p99(values: list[float]) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(0.99 * (len(ordered) - 1)))]
 
 
 def _base_frame(size: int, seed: int) -> np.ndarray:
@@ -115,9 +112,9 @@ def _report(rows: list[dict], completed: dict[str, float], n: int, size: int, ra
     return LatencyReport(
         frames=n, stored=len(rows), size=size, rate=rate,
         latency_ms_median=statistics.median(latencies) if latencies else float("nan"),
-        latency_ms_p99=_p99(latencies) if latencies else float("nan"),
+        latency_ms_p99=p99(latencies),
         stage_ms_median={k: statistics.median(v) for k, v in stages.items()},
-        stage_ms_p99={k: _p99(v) for k, v in stages.items()},
+        stage_ms_p99={k: p99(v) for k, v in stages.items()},
         frames_per_s=len(rows) / elapsed if elapsed else 0.0,
         peak_rss_mb=peak_rss / 2**20,
     )

@@ -3,7 +3,8 @@
 Area: the spheroid's area is extrapolated from the well's previous frames (exponential growth
 per hour, the local form of a Gompertz curve) to the new frame's time. Appearance: when a
 next-frame engine is loaded, it predicts the new frame from the previous ones and the
-structural similarity (SSIM) of prediction and observation is recorded.
+structural similarity (SSIM) of prediction and observation is recorded, with the one SSIM
+the trainer reports too (:func:`engines.metrics.ssim`, Gaussian window sigma 1.5).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from edge_app.core.results import Forecast
+from engines.metrics import ssim
 
 
 @dataclass(frozen=True)
@@ -37,13 +39,6 @@ def extrapolate_area(visits: list[_Visit], hours: float) -> float | None:
     last, prev = visits[-1], visits[-2]
     rate = math.log(last.area / prev.area) / (last.hours - prev.hours)
     return last.area * math.exp(rate * (hours - last.hours))
-
-
-def ssim01(a: np.ndarray, b: np.ndarray) -> float:
-    """SSIM of two [0, 1] images of equal shape."""
-    from skimage.metrics import structural_similarity
-
-    return float(structural_similarity(a, b, data_range=1.0))
 
 
 class WellHistory:
@@ -68,13 +63,13 @@ class WellHistory:
         expected = extrapolate_area(visits, hours)
         if expected is None:
             return None, small
-        ssim = None
+        similarity = None
         context = [v.image for v in visits[-self.context:] if v.image is not None]
         if small is not None and len(context) == self.context:
             meta = self.forecaster.meta(labels, hours - visits[-1].hours)
             predicted = self.forecaster.forecast(context, meta)
-            ssim = ssim01(np.clip(predicted, 0, 1), small)
-        return Forecast(area_ratio=area / expected, ssim=ssim,
+            similarity = ssim(np.clip(predicted, 0, 1), small, data_range=1.0)
+        return Forecast(area_ratio=area / expected, ssim=similarity,
                         from_hours=tuple(v.hours for v in visits)), small
 
     def remember(self, key: tuple[Any, ...], hours: float | None, area: float | None,

@@ -31,6 +31,7 @@ from edge_app.sources.base import FrameSource, SourceCounts
 from edge_app.store.health import StoreHealth, store_alert
 from edge_app.store.rows import alert_entry, failure_entry, result_entry
 from edge_app.store.writer import StoreWriter, WriteOutcome
+from engines.metrics import p99
 
 log = logging.getLogger(__name__)
 _STOP = object()
@@ -320,8 +321,7 @@ class Pipeline:
             failed=counts["failed"], duplicates=counts["duplicates"], alerts=counts["alerts"],
             queue_depth=self._queue.qsize(), frames_per_s=fps,
             latency_ms_median=statistics.median(latencies) if latencies else None,
-            latency_ms_p99=latencies[min(len(latencies) - 1, int(0.99 * len(latencies)))]
-            if latencies else None,
+            latency_ms_p99=p99(latencies) if latencies else None,
             source=self.source.counts(), store=self.writer.health().text(),
             unwritten=self.writer.health().unwritten,
         )

@@ -10,6 +10,7 @@ import torch
 from skimage.metrics import structural_similarity
 from sklearn.utils.class_weight import compute_class_weight
 
+from engines import metrics
 from trainer import losses
 
 LOGITS = torch.tensor([[[[2.0, -1.0], [0.5, -3.0]]]])  # [1,1,2,2]
@@ -87,6 +88,7 @@ def test_l1_and_mse_ssim() -> None:
     reference = structural_similarity(a.astype(np.float64), b.astype(np.float64),
                                       data_range=1.0, gaussian_weights=True, sigma=1.5,
                                       use_sample_covariance=False)
+    assert metrics.ssim(a, b) == pytest.approx(reference, abs=1e-12)  # the one SSIM
     assert float(losses.ssim(pred, truth).detach()) == pytest.approx(reference, abs=1e-4)
     loss = losses.mse_ssim_loss(pred, truth)
     expected = 0.8 * np.mean((a - b) ** 2) + 0.2 * (1 - reference)

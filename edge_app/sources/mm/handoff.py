@@ -28,6 +28,7 @@ from edge_app.core.frames import Frame, FrameFailure, FrameMeta
 from edge_app.sources.base import FrameSink, SourceCounts
 from edge_app.sources.mm.plate_plan import PlatePlan
 from edge_app.sources.naming import parse_position_name
+from engines.metrics import p99
 
 log = logging.getLogger(__name__)
 
@@ -76,7 +77,7 @@ def _percentiles(values: list[float]) -> tuple[float | None, float | None]:
     if not values:
         return None, None
     array = np.asarray(values) * 1e3
-    return float(np.median(array)), float(np.percentile(array, 99))
+    return float(np.median(array)), p99(array)
 
 
 class LiveFrames:
