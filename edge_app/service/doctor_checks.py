@@ -79,16 +79,19 @@ def gpu_check(info: GpuInfo) -> Check:
     return Check("GPU and driver", "ok", "; ".join(described))
 
 
-def cuda_check(gpu: bool, torch_module: Any | None = None) -> Check:
-    """PyTorch's CUDA (the torch runtime and the TensorRT path use it)."""
-    torch = torch_module
-    if torch is None:
-        if importlib.util.find_spec("torch") is None:
-            return Check("CUDA (PyTorch)", "warn" if gpu else "ok",
-                         "PyTorch not installed: no torch runtime" + (
-                             ", so no CUDA graphs or TensorRT plans" if gpu else ""),
-                         _FIX_GPU_EXTRA if gpu else "")
+def cuda_check(gpu: bool) -> Check:
+    """PyTorch's CUDA (the torch runtime and the TensorRT path use it); ``gpu``: nvidia-smi
+    lists one."""
+    if importlib.util.find_spec("torch") is None:
+        return Check("CUDA (PyTorch)", "warn" if gpu else "ok",
+                     "PyTorch not installed: no torch runtime" + (
+                         ", so no CUDA graphs or TensorRT plans" if gpu else ""),
+                     _FIX_GPU_EXTRA if gpu else "")
+    try:
         import torch
+    except Exception as exc:  # a broken install (missing CUDA libraries) raises anything
+        return Check("CUDA (PyTorch)", "fail", f"import torch failed: {exc}",
+                     "reinstall PyTorch: " + _FIX_GPU_EXTRA)
     version = getattr(torch.version, "cuda", None)
     if torch.cuda.is_available():
         name = torch.cuda.get_device_name(0)
