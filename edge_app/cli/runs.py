@@ -184,20 +184,29 @@ def demo(
     out: Annotated[Path | None, typer.Option(help="Folder to keep (default: a temp folder).")]
     = None,
     log_level: Annotated[str, typer.Option(help="Logging level.")] = "WARNING",
+    min_recall: Annotated[list[str] | None, typer.Option(
+        help="KIND=VALUE (repeatable): exit 1 when the strict recall of KIND is lower.")] = None,
+    max_false_rate: Annotated[float | None, typer.Option(
+        help="Exit 1 above this many false (protocol + quality) alerts per clean well.")]
+    = None,
 ) -> None:
     """Simulate a small plate acquisition into a folder while 'watch' runs on it.
 
-    Example: sentinel demo --headless
+    Ends with the strict score: recall per deviation kind, false alerts per clean well and
+    per well-frame.
+
+    Example: sentinel demo --headless --min-recall empty_well=1 --max-false-rate 0.1
     """
 
     def body() -> None:
         import tempfile
 
-        from edge_app.demo import DemoPlan, SimulatedAcquisition, score_alerts, write_plate_map
+        from edge_app.bench.summary import parse_thresholds
+        from edge_app.demo import DemoPlan, SimulatedAcquisition, score_demo, write_plate_map
         from edge_app.settings import load_settings
-        from edge_app.store import Store
 
         configure_logging(log_level)
+        thresholds = parse_thresholds(min_recall or [])
         workdir = out or Path(tempfile.mkdtemp(prefix="sentinel-demo-"))
         folder = workdir / "acquisition"
         folder.mkdir(parents=True, exist_ok=True)
@@ -222,14 +231,13 @@ def demo(
         if acquisition.error is not None:
             raise RuntimeError(f"the simulated microscope failed: {acquisition.error}")
         print_summary(summary)
-        store = Store(db, readonly=True)
-        try:
-            alerts = store.alerts()
-        finally:
-            store.close()
-        console.print("Injected deviations (ground truth) vs alerts:")
-        for line in score_alerts(alerts, acquisition.result.deviations):
-            console.print("  " + line)
+        report, failures = score_demo(db, acquisition.result.deviations, plan, thresholds,
+                                      max_false_rate)
+        console.print(report, markup=False)
         console.print(f"demo folder: {workdir}  (store: {db.name}, plate map: {plate_csv.name})")
+        for line in failures:
+            typer.secho(f"below threshold: {line}", fg="red", err=True)
+        if failures:
+            raise typer.Exit(1)
 
     run_command(body)

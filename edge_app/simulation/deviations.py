@@ -50,18 +50,24 @@ def plan_deviations(
     fraction: float,
     rng: np.random.Generator,
     vocab: Vocabulary,
+    kinds: Sequence[str] = (),
 ) -> list[Deviation]:
     """Pick ``round(fraction * wells)`` wells (at least one when ``fraction > 0``) and kinds.
 
-    Kinds are dealt from a shuffled cycle, so every kind appears once enough wells deviate.
+    Kinds (``kinds``, default all) are dealt from a shuffled cycle, so every kind appears
+    once enough wells deviate.
     """
+    unknown = sorted(set(kinds) - set(DEVIATION_KINDS))
+    if unknown:
+        raise ValueError(f"unknown deviation kind(s) {unknown}; "
+                         f"valid: {', '.join(DEVIATION_KINDS)}")
     wells = sorted(rows)
     count = min(len(wells), max(1 if fraction > 0 else 0, round(fraction * len(wells))))
     chosen = [wells[i] for i in rng.permutation(len(wells))[:count]]
-    kinds = [str(k) for k in rng.permutation(list(DEVIATION_KINDS))]
+    dealt = [str(k) for k in rng.permutation(list(kinds or DEVIATION_KINDS))]
     plan = []
     for i, well in enumerate(sorted(chosen)):
-        kind = kinds[i % len(kinds)]
+        kind = dealt[i % len(dealt)]
         expected, actual = _values(kind, well, rows, rng, vocab)
         plan.append(Deviation(plate_id, well, kind, DEVIATION_KINDS[kind], expected, actual))
     return plan

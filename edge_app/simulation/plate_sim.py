@@ -49,6 +49,7 @@ class PlateSimulation:
     width: int = 512
     chunks: int = 3
     seeded_at: datetime = DEFAULT_SEEDED_AT
+    kinds: tuple[str, ...] = ()  # deviation kinds to inject (default: all)
 
 
 @dataclass(frozen=True)
@@ -87,7 +88,7 @@ def simulate_plate(
     }
     order = sorted(rows, key=_well_key)
     rng = np.random.default_rng([sim.seed, 7])
-    plan = plan_deviations(sim.plate_id, rows, sim.deviations, rng, renderer.vocab)
+    plan = plan_deviations(sim.plate_id, rows, sim.deviations, rng, renderer.vocab, sim.kinds)
     by_well = {d.well: d for d in plan}
     seeded = {w: apply_deviation(rows[w], by_well.get(w), rng) for w in order}
     csv_path, json_path = write_ground_truth(out, plan, _details(sim, rows))
@@ -153,6 +154,7 @@ def _details(sim: PlateSimulation, rows: Mapping[str, object]) -> dict[str, obje
         "sites": sim.sites,
         "rate": sim.rate,
         "deviation_fraction": sim.deviations,
+        "deviation_kinds": list(sim.kinds),
         "seeded_at": sim.seeded_at.isoformat(),
         "wells": sorted(rows, key=_well_key),
     }
