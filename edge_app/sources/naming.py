@@ -7,14 +7,18 @@ time-point index). Other named groups (the SLiMIA labels) are kept as ``labels``
 
 from __future__ import annotations
 
+import logging
+import math
 import re
 from dataclasses import dataclass, field
+from typing import Any
 
 from edge_app.core.wells import WellError, normalise_well
 
 _NUMBER = r"\d+(?:\.\d+)?"
 _EXT = r"(?:\.[A-Za-z][A-Za-z0-9]*)*"
 _KNOWN_GROUPS = frozenset({"plate", "well", "site", "hours", "time"})
+log = logging.getLogger(__name__)
 
 #: Preset patterns by name (see ``reference/slimia.md`` for the SLiMIA grammar).
 PRESETS: dict[str, str] = {
@@ -34,11 +38,18 @@ PRESETS: dict[str, str] = {
     ),
 }
 
+#: The order in which presets are tried when no pattern is given (first match wins).
+PRESET_ORDER = ("plate-well-site-time", "slimia")
+
 _POSITION = re.compile(r"^\s*(?P<well>[A-Pa-p]\d{1,2})-Site_(?P<site>\d+)\s*$")
 
 
 class NamePatternError(ValueError):
     """An unknown preset or an unusable user regex."""
+
+
+class NameFieldError(ValueError):
+    """A file name matched, but a group captured what its field cannot hold (``t48h`` hours)."""
 
 
 @dataclass(frozen=True)
@@ -77,11 +88,69 @@ class NamePattern:
         return NameFields(
             plate=groups.get("plate"),
             well=well,
-            site=int(groups["site"]) if "site" in groups else None,
-            hours=float(groups["hours"]) if "hours" in groups else None,
-            time=int(float(groups["time"])) if "time" in groups else None,
+            site=_number(groups, "site", int, file_name),
+            hours=_number(groups, "hours", float, file_name),
+            time=_number(groups, "time", int, file_name),
             labels=labels,
         )
+
+    def describe(self) -> str:
+        return self.name
+
+
+def _number(groups: dict[str, str], key: str, kind: type, file_name: str) -> Any:
+    """``groups[key]`` as a finite number of ``kind``; ``NameFieldError`` naming the group."""
+    if key not in groups:
+        return None
+    text = groups[key].strip()
+    try:
+        if kind is int and text.isdigit():
+            return int(text)  # exact, however long: the store says when it cannot hold it
+        value = float(text)
+        if not math.isfinite(value) or (kind is int and value != int(value)):
+            raise ValueError(text)
+        return int(value) if kind is int else value
+    except (ValueError, OverflowError):
+        raise NameFieldError(
+            f"file name {file_name!r}: group {key!r} captured {groups[key]!r}, not "
+            f"{'a whole' if kind is int else 'a'} number; fix the pattern's {key} group"
+        ) from None
+
+
+class AutoNamePattern:
+    """No pattern given: each name is tried against the presets in ``PRESET_ORDER``.
+
+    The first preset that parses a name is used for it; each preset's first match (and the
+    first name that no preset parses) is logged, and :meth:`describe` says which matched.
+    """
+
+    name = "auto"
+
+    def __init__(self, order: tuple[str, ...] = PRESET_ORDER) -> None:
+        self._presets = [get_name_pattern(preset) for preset in order]
+        self.matched: dict[str, int] = {}
+        self._told_unmatched = False
+
+    def parse(self, file_name: str) -> NameFields | None:
+        for preset in self._presets:
+            fields = preset.parse(file_name)
+            if fields is not None:
+                if preset.name not in self.matched:
+                    log.info("file names match the %r name preset (no --pattern given; tried "
+                             "%s in that order)", preset.name, ", ".join(PRESET_ORDER))
+                self.matched[preset.name] = self.matched.get(preset.name, 0) + 1
+                return fields
+        return None
+
+    def describe(self) -> str:
+        if not self.matched:
+            return f"auto: no preset matched yet (tries {', '.join(PRESET_ORDER)})"
+        counts = list(self.matched.items())
+        return "auto: " + ", ".join(f"{name} ({n} names)" for name, n in counts)
+
+
+#: What the folder source parses names with: one pattern, or the presets in turn.
+NameParser = NamePattern | AutoNamePattern
 
 
 def list_name_patterns() -> list[str]:

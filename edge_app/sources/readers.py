@@ -41,6 +41,29 @@ class IncompleteFile(UnreadableFrame):
     """The file looks partly written (truncated, header only): retry once it has settled."""
 
 
+class FileAccessError(UnreadableFrame):
+    """The file could not be opened or read (permission, gone, I/O); ``vanished`` when gone.
+
+    May recover (a Windows sharing lock while Micro-Manager writes, a network hiccup), so a
+    live source retries it for a while before recording it as failed.
+    """
+
+    def __init__(self, reason: str, *, vanished: bool = False) -> None:
+        super().__init__(reason)
+        self.vanished = vanished
+
+    @classmethod
+    def of(cls, exc: OSError) -> FileAccessError:
+        """The one-line reason of an ``OSError`` raised while opening or reading a file."""
+        detail = exc.strerror or str(exc) or type(exc).__name__
+        if isinstance(exc, FileNotFoundError):
+            return cls("file vanished before it could be read (deleted or renamed)",
+                       vanished=True)
+        if isinstance(exc, PermissionError):
+            return cls(f"cannot open file: permission denied ({detail})")
+        return cls(f"cannot read file: {type(exc).__name__}: {detail}")
+
+
 @dataclass(frozen=True)
 class ImageRecord:
     """One decoded plane and the raw metadata found in the file."""
@@ -54,20 +77,21 @@ def read_image(path: Path) -> ImageRecord:
     """Read a TIFF / OME-TIFF / PNG / JPEG file by its suffix.
 
     Raises:
-        UnreadableFrame: bad for good; ``IncompleteFile`` when it may still be written.
+        UnreadableFrame: bad for good; ``IncompleteFile`` when it may still be written;
+            ``FileAccessError`` when it cannot be opened or read (permission, gone, I/O).
     """
     suffix = path.suffix.lower()
+    if suffix not in TIFF_SUFFIXES + RASTER_SUFFIXES:
+        raise UnreadableFrame(f"unsupported file type {suffix!r}")
     try:
         size = path.stat().st_size
-    except OSError as exc:
-        raise UnreadableFrame(f"cannot stat file: {exc.strerror or exc}") from exc
-    if size == 0:
-        raise IncompleteFile("empty file (0 bytes)")
-    if suffix in TIFF_SUFFIXES:
-        return read_tiff(path, size)
-    if suffix in RASTER_SUFFIXES:
+        if size == 0:
+            raise IncompleteFile("empty file (0 bytes)")
+        if suffix in TIFF_SUFFIXES:
+            return read_tiff(path, size)
         return read_raster(path, size)
-    raise UnreadableFrame(f"unsupported file type {suffix!r}")
+    except OSError as exc:  # opening or reading outside the decoders' own checks
+        raise FileAccessError.of(exc) from exc
 
 
 def read_tiff(path: Path, size: int) -> ImageRecord:

@@ -7,6 +7,7 @@ file-name pattern, then the file's modification time.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -15,15 +16,25 @@ from typing import Any
 from edge_app.core.frames import Frame, FrameMeta
 from edge_app.sources.folder.mm_layout import MetadataTxtCache, MMFields, mm_fields
 from edge_app.sources.folder.ndtiff_live import INDEX_FILE, NDTiffEntry, NDTiffTail
-from edge_app.sources.naming import NameFields, NamePattern
-from edge_app.sources.readers import UnreadableFrame, read_image
+from edge_app.sources.naming import NameFieldError, NameFields, NameParser
+from edge_app.sources.readers import ImageRecord, UnreadableFrame, read_image
+
+#: Reads one image file (``read_image``; a seam where tests inject faults).
+ImageReader = Callable[[Path], ImageRecord]
 
 
-def file_name_fields(path: Path, pattern: NamePattern | None) -> NameFields:
-    """Fields from the file name, else from its folder name (MM position folders)."""
+def file_name_fields(path: Path, pattern: NameParser | None) -> NameFields:
+    """Fields from the file name, else from its folder name (MM position folders).
+
+    Raises:
+        UnreadableFrame: the name matched but a group cannot be its field (``t48h`` hours).
+    """
     if pattern is None:
         return NameFields()
-    return pattern.parse(path.name) or pattern.parse(path.parent.name) or NameFields()
+    try:
+        return pattern.parse(path.name) or pattern.parse(path.parent.name) or NameFields()
+    except NameFieldError as exc:
+        raise UnreadableFrame(str(exc)) from None
 
 
 def build_meta(
@@ -79,8 +90,9 @@ def file_frame(
     path: Path,
     signature: tuple[int, int],
     root: Path,
-    pattern: NamePattern | None,
+    pattern: NameParser | None,
     mm: MetadataTxtCache,
+    reader: ImageReader = read_image,
 ) -> Frame:
     """Read one image file into a ``Frame``; raises ``UnreadableFrame`` (or ``IncompleteFile``).
 
@@ -89,7 +101,7 @@ def file_frame(
     """
     size, mtime_ns = signature
     started = time.perf_counter()
-    record = read_image(path)
+    record = reader(path)
     read_ms = (time.perf_counter() - started) * 1e3
     image_md, summary = mm.image_metadata(path, record.metadata)
     meta = build_meta(
@@ -106,7 +118,7 @@ def file_frame(
 
 
 def entry_frame(
-    tail: NDTiffTail, entry: NDTiffEntry, root: Path, pattern: NamePattern | None
+    tail: NDTiffTail, entry: NDTiffEntry, root: Path, pattern: NameParser | None
 ) -> Frame:
     """Read one NDTiff index entry into a ``Frame``; raises ``UnreadableFrame``."""
     pixels, image_md, summary = tail.read(entry)

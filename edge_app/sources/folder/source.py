@@ -4,13 +4,19 @@ Watchdog events are only hints (close events get lost, created events come at si
 twice; see reference/micromanager.md §5). One checker thread dedupes by path and reads a file
 once its size and mtime have been stable for ``settle_s`` (at once on a ``closed`` hint) and
 it parses. A periodic rescan catches anything the observer missed. NDTiff datasets are
-followed through their index, never read as plain TIFFs.
+followed through their index, never read as plain TIFFs (``tails``); the root's watch is
+re-armed when the folder is deleted and re-created (``root``).
+
+Nothing about one file stops the source: any error on a file fails that file with its
+reason, after retrying it for ``give_up_s`` when it may recover (permission denied while
+another program holds it, a file replaced while it was read). A file that changes after it
+was delivered (same name, new content: a re-acquisition) is delivered again as a new frame.
 """
 
 from __future__ import annotations
 
-import fnmatch
 import logging
+import math
 import os
 import threading
 import time
@@ -18,32 +24,49 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from watchdog.observers import Observer
-from watchdog.observers.api import BaseObserver
-from watchdog.observers.polling import PollingObserver
-
 from edge_app.core.frames import Frame, FrameFailure
-from edge_app.sources.base import FrameSink, KnownCheck, SourceCounts
-from edge_app.sources.folder.events import EventHints, NotAFile, file_signature, walk_error
-from edge_app.sources.folder.meta import entry_frame, file_frame
+from edge_app.sources.base import FrameSink, KnownCheck, SourceCounts, SourceHealth
+from edge_app.sources.folder.candidates import Candidates, Pending, Signature
+from edge_app.sources.folder.events import NotAFile, file_signature, walk_error
+from edge_app.sources.folder.meta import ImageReader, file_frame
 from edge_app.sources.folder.mm_layout import MetadataTxtCache
-from edge_app.sources.folder.ndtiff_live import INDEX_FILE, STACK_MARK, NDTiffEntry, NDTiffTail
-from edge_app.sources.naming import NamePattern, get_name_pattern
-from edge_app.sources.readers import IncompleteFile, UnreadableFrame
+from edge_app.sources.folder.ndtiff_live import INDEX_FILE, STACK_MARK
+from edge_app.sources.folder.root import RootWatch
+from edge_app.sources.folder.tails import DatasetTails
+from edge_app.sources.naming import AutoNamePattern, NameParser, get_name_pattern
+from edge_app.sources.readers import FileAccessError, IncompleteFile, UnreadableFrame, read_image
 
 log = logging.getLogger(__name__)
 
 DEFAULT_PATTERNS = ("*.tif", "*.tiff", "*.png", "*.jpg", "*.jpeg")
+#: Waits are capped so that no setting can make the source wait forever (``1e309`` is inf).
+MAX_WAIT_S = 600.0
+#: A one-pass (``once``) scan reads what is there: it waits on a writer at most this long.
+ONCE_MAX_SETTLE_S = 5.0
 
 
-@dataclass
-class _Pending:
-    """Checker-thread state of one candidate file."""
+def bounded_wait(value: float, name: str, cap: float) -> float:
+    """``value`` seconds, capped at ``cap`` (with a warning); NaN or negative raise."""
+    if math.isnan(value) or value < 0:
+        raise ValueError(f"{name} must be a number of seconds >= 0, got {value}")
+    if value > cap:
+        log.warning("%s=%g is longer than the source ever waits; using %gs", name, value, cap)
+        return cap
+    return float(value)
 
-    signature: tuple[int, int] | None = None
-    stable_since: float = 0.0
-    due: float = 0.0
-    closed: bool = False
+
+@dataclass(frozen=True)
+class _Options:
+    settle: float
+    rescan: float
+    give_up: float
+
+
+def _options(settle_s: float, rescan_s: float, give_up_s: float | None, once: bool) -> _Options:
+    settle = bounded_wait(settle_s, "settle_s", ONCE_MAX_SETTLE_S if once else MAX_WAIT_S)
+    rescan = max(0.05, bounded_wait(rescan_s, "rescan_s", MAX_WAIT_S))
+    give_up = max(2.0, 4 * settle) if give_up_s is None else give_up_s
+    return _Options(settle, rescan, bounded_wait(give_up, "give_up_s", MAX_WAIT_S))
 
 
 class FolderSource:
@@ -52,14 +75,17 @@ class FolderSource:
     Args:
         root: Folder to watch (recursively).
         patterns: File-name globs of images (case-insensitive).
-        name_pattern: Preset name (``slimia``, ``plate-well-site-time``) or a regex.
+        name_pattern: Preset name (``slimia``, ``plate-well-site-time``) or a regex; ``None``
+            tries the presets in ``naming.PRESET_ORDER`` and says which matched.
         polling: Use watchdog's ``PollingObserver`` (network shares) instead of inotify.
         settle_s: How long size and mtime must stay unchanged before a file is read.
         rescan_s: Period of the full rescan that catches lost events.
         once: Scan what is there, deliver it, then ``wait()`` returns True.
         is_known: Store check; a known file is skipped (restart reconcile).
         clock: Monotonic time source, injected for tests.
-        give_up_s: Stable time after which a still-incomplete file is recorded as failed.
+        give_up_s: How long a file that may recover (incomplete, locked, replaced while
+            read) is retried before it is recorded as failed.
+        reader: Reads one image file (``read_image``); tests inject faults here.
     """
 
     name = "folder"
@@ -77,30 +103,31 @@ class FolderSource:
         is_known: KnownCheck | None = None,
         clock: Callable[[], float] = time.monotonic,
         give_up_s: float | None = None,
+        reader: ImageReader = read_image,
     ) -> None:
         self.root = Path(root).resolve()
         if not self.root.is_dir():
             raise NotADirectoryError(f"folder source root {self.root} is not a directory")
-        self._patterns = tuple(p.lower() for p in patterns)
-        self._name: NamePattern | None = get_name_pattern(name_pattern) if name_pattern else None
-        self._polling, self._once = polling, once
-        self._settle, self._rescan = settle_s, rescan_s
-        self._give_up = give_up_s if give_up_s is not None else max(2.0, 4 * settle_s)
-        self._is_known, self._clock = is_known, clock
+        self._names: NameParser = (get_name_pattern(name_pattern) if name_pattern
+                                   else AutoNamePattern())
+        self._once, self._is_known, self._clock, self._reader = once, is_known, clock, reader
+        opts = _options(settle_s, rescan_s, give_up_s, once)
+        self._settle, self._rescan, self._give_up = opts.settle, opts.rescan, opts.give_up
         self._cond = threading.Condition()
         self._hints: dict[str, str] = {}
         self._stop = False
         self._done = threading.Event()
         self._counts = SourceCounts()
-        self._pending: dict[str, _Pending] = {}
-        self._finished: set[str] = set()
-        self._gave_up: dict[str, tuple[int, int]] = {}
-        self._tails: dict[Path, NDTiffTail] = {}
-        self._dirty_tails: set[Path] = set()
-        self._entry_retries: dict[str, tuple[NDTiffTail, NDTiffEntry, float]] = {}
+        self._health = SourceHealth(state="not started")
+        self._files = Candidates(patterns, clock)
+        self._tails = DatasetTails(
+            self.root, names=self._names, give_up_s=self._give_up, clock=clock,
+            is_known=lambda uri: self._known(uri, -1, -1), deliver=self._deliver,
+            seen=lambda: self._add_counts(seen=1))
         self._mm = MetadataTxtCache()
         self._sink: FrameSink | None = None
-        self._observer: BaseObserver | None = None
+        self._watch = RootWatch(self.root, self._push_hint, polling=polling,
+                                interval_s=min(1.0, max(0.1, self._settle)))
         self._checker: threading.Thread | None = None
 
     # -- lifecycle -------------------------------------------------------------------------
@@ -111,15 +138,24 @@ class FolderSource:
             raise RuntimeError("FolderSource is already open")
         self._sink = sink
         if not self._once:
-            interval = min(1.0, self._settle)
-            observer = PollingObserver(timeout=interval) if self._polling else Observer()
-            observer.schedule(EventHints(self._push_hint), str(self.root), recursive=True)
-            observer.daemon = True
-            observer.start()
-            self._observer = observer
+            self._watch.arm()
+        self._start_checker()
+        log.info("watching %s (%s, settle %.2fs, names %s)", self.root, self._mode(),
+                 self._settle, self._names.describe())
+
+    def _start_checker(self) -> None:
         self._checker = threading.Thread(target=self._run, name="folder-source", daemon=True)
         self._checker.start()
-        log.info("watching %s (%s, settle %.2fs)", self.root, self._mode(), self._settle)
+
+    def restart(self) -> None:
+        """Start a new checker thread when the last one died (the pipeline's supervisor)."""
+        with self._cond:
+            if self._stop or self._done.is_set():
+                return
+        if self._checker is not None and self._checker.is_alive():
+            return
+        log.warning("folder source: restarting the checker thread on %s", self.root)
+        self._start_checker()
 
     def wait(self, timeout: float | None = None) -> bool:
         """True once a ``once`` scan delivered everything, or after ``close()``."""
@@ -130,16 +166,14 @@ class FolderSource:
         with self._cond:
             self._stop = True
             self._cond.notify_all()
-        if self._observer is not None:
-            self._observer.stop()
-            self._observer.join(timeout)
-            self._observer = None
-        if self._checker is not None:
-            self._checker.join(timeout)
-            if self._checker.is_alive():
+        self._watch.close(timeout)
+        checker = self._checker
+        if checker is not None:
+            checker.join(timeout)
+            if checker.is_alive():
                 log.warning("folder source checker still running (sink blocked?)")
             else:
-                self._checker = None
+                self._tails.close()
         self._done.set()
 
     def counts(self) -> SourceCounts:
@@ -147,8 +181,17 @@ class FolderSource:
         with self._cond:
             return self._counts
 
+    def health(self) -> SourceHealth:
+        """Whether the checker runs, how the folder is watched and which names matched."""
+        checker = self._checker
+        finished = self._done.is_set() or self._should_stop()
+        alive = finished or (checker is not None and checker.is_alive())
+        state = f"{self._mode()}; names {self._names.describe()}"
+        with self._cond:
+            return replace(self._health, alive=alive, state=state)
+
     def _mode(self) -> str:
-        return "once" if self._once else "polling" if self._polling else "inotify"
+        return "once" if self._once else self._watch.state
 
     # -- checker thread --------------------------------------------------------------------
 
@@ -160,35 +203,64 @@ class FolderSource:
 
     def _run(self) -> None:
         try:
-            self._scan(self.root)
-            next_scan = self._clock() + self._rescan
-            while not self._should_stop():
-                for path, kind in self._take_hints(self._wait_s(next_scan)):
-                    self._note(Path(path), kind)
-                if self._clock() >= next_scan and not self._once:
-                    self._scan(self.root)
-                    next_scan = self._clock() + self._rescan
-                self._poll_tails()
-                self._retry_entries()
-                self._check_due()
-                if self._once and not (self._pending or self._hints or self._entry_retries):
-                    self._done.set()
-                    break
-        except Exception:
-            log.exception("folder source checker stopped on an unexpected error")
+            self._loop()
+        except BaseException as exc:  # recorded; the supervisor restarts us
+            self._error(f"folder source checker died: {type(exc).__name__}: {exc}")
+            log.exception("folder source checker stopped")
         finally:
-            for tail in self._tails.values():
-                tail.close()
+            if self._stop or self._done.is_set():
+                self._tails.close()
+
+    def _loop(self) -> None:
+        next_scan = next_root_check = self._clock()
+        errors_in_a_row = 0
+        while not self._should_stop():
+            try:
+                if not self._once and self._clock() >= next_root_check:
+                    next_root_check = self._clock() + 1.0
+                    if self._watch.check() == "re-armed":
+                        next_scan = self._clock()
+                if self._clock() >= next_scan and not self._watch.missing:
+                    self._scan(self.root)
+                    next_scan = self._clock() + (math.inf if self._once else self._rescan)
+                if self._step(next_scan):
+                    self._done.set()
+                    return
+                errors_in_a_row = 0
+            except Exception as exc:  # never let one bad round stop the watching
+                errors_in_a_row += 1
+                self._error(f"folder source error: {type(exc).__name__}: {exc}")
+                log.exception("folder source: error in the checker loop; going on")
+                if self._once and errors_in_a_row >= 5:  # --once must end
+                    self._error(f"one-pass scan of {self.root} ended early after 5 errors")
+                    self._done.set()
+                    return
+                with self._cond:
+                    self._cond.wait(1.0)
+
+    def _step(self, next_scan: float) -> bool:
+        """One round: take hints, follow NDTiff tails, check files that are due.
+
+        Returns True when a ``once`` scan has delivered everything.
+        """
+        for path, kind in self._take_hints(self._wait_s(next_scan)):
+            self._note(Path(path), kind)
+        self._tails.poll(everything=self._once, stop=self._should_stop)
+        self._tails.retry()
+        self._check_due()
+        return self._once and not (self._files.pending or self._hints or self._tails.retries)
+
+    def _error(self, message: str) -> None:
+        with self._cond:
+            self._health = replace(self._health, error=message, errors=self._health.errors + 1)
 
     def _should_stop(self) -> bool:
-        with self._cond:
-            return self._stop
+        return self._stop
 
     def _wait_s(self, next_scan: float) -> float:
         now = self._clock()
-        due = min((p.due for p in self._pending.values()), default=next_scan)
-        wake = min(due, next_scan) if not self._once else due
-        if self._entry_retries:
+        wake = min(self._files.next_due(default=next_scan), next_scan)
+        if self._tails.retries:
             wake = min(wake, now + self._settle)
         return max(0.0, min(wake - now, self._rescan, 1.0))
 
@@ -214,147 +286,122 @@ class FolderSource:
             self._scan(path)
             return
         if path.name == INDEX_FILE or STACK_MARK in path.name:
-            self._dirty_tails.add(path.parent)
+            self._tails.dirty.add(path.parent)
             return
-        key = str(path)
-        if not self._matches(path.name) or path.parent in self._tails or key in self._finished:
+        if self._tails.covers(path.parent):
             return
-        if key in self._gave_up and not self._changed_since_give_up(key, path):
-            return
-        pending = self._pending.get(key)
-        if pending is None:
-            pending = self._pending[key] = _Pending(due=self._clock())
+        if self._files.note(str(path), closed=kind == "closed"):
             self._add_counts(seen=1)
-        if kind == "closed":
-            pending.closed, pending.due = True, self._clock()
-
-    def _matches(self, file_name: str) -> bool:
-        lowered = file_name.lower()
-        return any(fnmatch.fnmatchcase(lowered, pattern) for pattern in self._patterns)
-
-    def _changed_since_give_up(self, key: str, path: Path) -> bool:
-        try:
-            signature = file_signature(path)
-        except (NotAFile, FileNotFoundError):
-            return False
-        if signature == self._gave_up[key]:
-            return False
-        del self._gave_up[key]
-        return True
 
     def _check_due(self) -> None:
-        now = self._clock()
-        for key in [k for k, p in self._pending.items() if p.due <= now]:
+        for key, pending in self._files.due():
             if self._should_stop():
                 return
-            self._check(key, self._pending[key])
+            try:
+                self._check(key, pending)
+            except Exception as exc:  # a bug on one file fails that file, never the source
+                log.exception("folder source: unexpected error on %s", key)
+                self._fail(key, f"unexpected error: {type(exc).__name__}: {exc}")
 
-    def _check(self, key: str, pending: _Pending) -> None:
+    def _check(self, key: str, pending: Pending) -> None:
         now = self._clock()
         try:
-            signature = file_signature(Path(key))
+            signature = Signature(*file_signature(Path(key)))
         except FileNotFoundError:
-            del self._pending[key]  # deleted or renamed (temp file); nothing to record
+            if pending.signature is None:  # gone before it was ever seen whole: a temp file
+                self._files.forget(key)
+            else:
+                self._fail(key, "file vanished before it could be read (deleted or renamed)")
             return
         except NotAFile as exc:
             self._fail(key, str(exc))
             return
-        if signature != pending.signature:
-            pending.signature, pending.stable_since = signature, now
-            if not pending.closed:
-                pending.due = now + self._settle
-                return
-        elif not pending.closed and now - pending.stable_since < self._settle:
-            pending.due = pending.stable_since + self._settle
+        if self._files.settling(pending, signature, now, self._settle):
             return
-        pending.closed = False
         self._attempt(key, pending, signature, now)
 
-    def _attempt(self, key: str, pending: _Pending, signature: tuple[int, int], now: float) -> None:
-        size, mtime_ns = signature
-        if self._is_known is not None and self._is_known(key, size, mtime_ns):
-            self._finish(key)
-            self._add_counts(skipped_known=1)
+    def _attempt(self, key: str, pending: Pending, signature: Signature, now: float) -> None:
+        if self._known(key, signature.size, signature.mtime_ns):
+            self._files.finish(key, signature)
             return
         stable_for = now - pending.stable_since
         try:
-            frame = file_frame(Path(key), signature, self.root, self._name, self._mm)
+            frame = file_frame(Path(key), (signature.size, signature.mtime_ns), self.root,
+                               self._names, self._mm, self._reader)
         except IncompleteFile as exc:
-            if stable_for >= self._give_up:
-                self._gave_up[key] = signature
-                self._fail(key, f"{exc.reason} (unchanged for {stable_for:.1f}s)")
-            else:
-                pending.due = now + self._settle
+            self._retry_or_fail(key, pending, f"{exc.reason} (unchanged for {stable_for:.1f}s)",
+                                now, since=pending.stable_since)
+            return
+        except FileAccessError as exc:
+            self._access_failed(key, pending, exc, now)
             return
         except UnreadableFrame as exc:
-            if stable_for >= self._settle:
-                self._fail(key, exc.reason)
-            else:
-                pending.due = pending.stable_since + self._settle
+            self._fail(key, exc.reason)
             return
-        self._finish(key)
-        self._emit(frame)
+        except OSError as exc:  # a reader that let an OSError through
+            self._access_failed(key, pending, FileAccessError.of(exc), now)
+            return
+        if self._replaced_while_read(key, pending, signature, now):
+            return
+        self._files.finish(key, signature)
+        self._deliver(frame)
 
-    def _poll_tails(self) -> None:
-        dirty, self._dirty_tails = self._dirty_tails, set()
-        if self._once:
-            dirty |= set(self._tails)
-        for folder in dirty:
-            tail = self._tails.get(folder)
-            if tail is None:
-                if not (folder / INDEX_FILE).is_file():
-                    continue
-                tail = self._tails[folder] = NDTiffTail(folder)
-                log.info("following NDTiff dataset %s", folder)
-            for entry in tail.poll():
-                if self._should_stop():
-                    return
-                self._deliver_entry(tail, entry)
+    def _access_failed(self, key: str, pending: Pending, exc: FileAccessError, now: float
+                       ) -> None:
+        if exc.vanished and not os.path.lexists(key):
+            self._fail(key, exc.reason)
+        else:  # locked, unreadable for now, or replaced under us: it may recover
+            self._retry_or_fail(key, pending, exc.reason, now)
 
-    def _deliver_entry(
-        self, tail: NDTiffTail, entry: NDTiffEntry, first_failed: float | None = None
-    ) -> None:
-        if first_failed is None:
-            self._add_counts(seen=1)
-            if self._is_known is not None and self._is_known(entry.uri, -1, -1):
-                self._add_counts(skipped_known=1)
-                return
+    def _replaced_while_read(self, key: str, pending: Pending, before: Signature, now: float
+                             ) -> bool:
+        """True (and a retry is due) when the file changed while it was being read."""
         try:
-            frame = entry_frame(tail, entry, self.root, self._name)
-        except UnreadableFrame as exc:
-            now = self._clock()
-            started = now if first_failed is None else first_failed
-            if now - started >= self._give_up:  # pixels never became readable
-                self._record_failure(FrameFailure(entry.uri, exc.reason))
-            else:  # the writer may not have flushed the pixels yet
-                self._entry_retries[entry.uri] = (tail, entry, started)
-            return
-        self._emit(frame)
+            after = file_signature(Path(key))
+        except (FileNotFoundError, NotAFile):
+            after = None
+        if after == before:
+            return False
+        log.info("%s changed while it was read; reading it again once it settles", key)
+        pending.signature, pending.stable_since = after, now
+        self._retry_or_fail(key, pending, "file kept changing while it was read", now)
+        return True
 
-    def _retry_entries(self) -> None:
-        retries, self._entry_retries = self._entry_retries, {}
-        for tail, entry, started in retries.values():
-            self._deliver_entry(tail, entry, started)
+    def _retry_or_fail(self, key: str, pending: Pending, reason: str, now: float,
+                       since: float | None = None) -> None:
+        """Retry a file that may recover; fail it with ``reason`` once ``give_up_s`` passed."""
+        first = pending.trouble_since if since is None else since
+        if first is None:
+            pending.trouble_since = first = now
+        if now - first >= self._give_up:
+            self._fail(key, reason)
+        else:
+            pending.due = now + max(0.05, min(self._settle, 1.0))
 
-    def _finish(self, key: str) -> None:
-        self._pending.pop(key, None)
-        self._finished.add(key)
+    def _known(self, uri: str, size: int, mtime_ns: int) -> bool:
+        if self._is_known is None:
+            return False
+        try:
+            known = self._is_known(uri, size, mtime_ns)
+        except Exception as exc:  # the store cannot answer: read it; the store dedupes
+            log.warning("cannot ask the store about %s (%s); reading it", uri, exc)
+            return False
+        if known:
+            self._add_counts(skipped_known=1)
+        return known
 
     def _fail(self, key: str, reason: str) -> None:
-        pending = self._pending.pop(key, None)
-        if key not in self._gave_up:
-            self._finished.add(key)
-        size, mtime_ns = pending.signature if pending and pending.signature else (-1, -1)
-        self._record_failure(FrameFailure(key, reason, size=size, mtime_ns=mtime_ns))
+        signature = self._files.fail(key)
+        size, mtime_ns = (signature.size, signature.mtime_ns) if signature else (-1, -1)
+        self._deliver(FrameFailure(key, reason, size=size, mtime_ns=mtime_ns))
 
-    def _record_failure(self, failure: FrameFailure) -> None:
-        log.warning("cannot use %s: %s", failure.uri, failure.reason)
-        self._add_counts(failed=1)
-        self._call_sink(failure)
-
-    def _emit(self, frame: Frame) -> None:
-        self._add_counts(emitted=1)
-        self._call_sink(frame)
+    def _deliver(self, item: Frame | FrameFailure) -> None:
+        if isinstance(item, FrameFailure):
+            log.warning("cannot use %s: %s", item.uri, item.reason)
+            self._add_counts(failed=1)
+        else:
+            self._add_counts(emitted=1)
+        self._call_sink(item)
 
     def _call_sink(self, item: Frame | FrameFailure) -> None:
         assert self._sink is not None
