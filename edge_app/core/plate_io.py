@@ -17,6 +17,7 @@ import zipfile
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 logger = logging.getLogger(__name__)
 
@@ -118,7 +119,18 @@ def sniff_delimiter(text: str) -> str:
     return ","
 
 
-def _read_excel(path: Path, sheet_hint: str | None) -> RawTable:
+@dataclass(frozen=True)
+class UnsavedFormula:
+    """An Excel formula cell without a saved result (a sheet written by a script): its value
+    is unknown, which must not read as a blank cell."""
+
+    formula: str
+
+    def __str__(self) -> str:
+        return self.formula
+
+
+def _open_workbook(path: Path, *, data_only: bool) -> Any:
     import openpyxl  # an optional-feeling dependency kept off the import path of the core
     from openpyxl.utils.exceptions import InvalidFileException
 
@@ -126,21 +138,38 @@ def _read_excel(path: Path, sheet_hint: str | None) -> RawTable:
         with warnings.catch_warnings():
             # openpyxl warns about Excel features it ignores (data validation, styles).
             warnings.filterwarnings("ignore", category=UserWarning, module="openpyxl")
-            workbook = openpyxl.load_workbook(path, read_only=True, data_only=True)
-    except (InvalidFileException, zipfile.BadZipFile, OSError, KeyError, ValueError) as error:
+            return openpyxl.load_workbook(path, read_only=True, data_only=data_only)
+    except (InvalidFileException, zipfile.BadZipFile, OSError, KeyError, ValueError,
+            TypeError, AttributeError, IndexError) as error:
         raise TableReadError(f"cannot open as an Excel workbook: {error}") from error
+
+
+def _read_excel(path: Path, sheet_hint: str | None) -> RawTable:
+    values = _open_workbook(path, data_only=True)
+    formulas = _open_workbook(path, data_only=False)
     try:
-        name = _pick_sheet(workbook.sheetnames, sheet_hint)
-        sheet = workbook[name]
+        name = _pick_sheet(values.sheetnames, sheet_hint)
+        pairs = zip(values[name].iter_rows(values_only=True),
+                    formulas[name].iter_rows(values_only=True), strict=False)
         rows = (
-            (number, list(values))
-            for number, values in enumerate(sheet.iter_rows(values_only=True), start=1)
+            (number, [_excel_cell(v, f) for v, f in zip(cells, raw, strict=False)]
+             + list(cells[len(raw):]))
+            for number, (cells, raw) in enumerate(pairs, start=1)
         )
         table = _collect(rows)
+    except (ValueError, TypeError, KeyError, IndexError, AttributeError) as error:
+        raise TableReadError(f"cannot read the Excel sheet: {error}") from error
     finally:
-        workbook.close()
+        values.close()
+        formulas.close()
     logger.debug("read sheet %r of %s", name, path)
     return RawTable(rows=table.rows, comments=table.comments, sheet=name)
+
+
+def _excel_cell(value: Cell, raw: Cell) -> Cell:
+    if value is None and isinstance(raw, str) and raw.startswith("="):
+        return UnsavedFormula(raw)
+    return value
 
 
 def _pick_sheet(names: list[str], hint: str | None) -> str:
@@ -249,6 +278,9 @@ def cell_text(cell: Cell) -> str:
     """
     if isinstance(cell, bool):
         return str(cell)
+    if isinstance(cell, UnsavedFormula):
+        raise ValueError(f"the formula {cell.formula[:40]!r} has no saved value (a sheet "
+                         "written by a script?); open and save it in Excel, or type the value")
     if isinstance(cell, float) and cell.is_integer():
         return str(int(cell))
     if hasattr(cell, "isoformat"):

@@ -97,3 +97,16 @@ def test_huge_magnification_is_refused(tmp_path):
     path = tmp_path / "plate.csv"
     path.write_text("well,magnification\nA1," + "9" * 400 + "x\n", encoding="utf-8")
     assert _error(path).problems[0].column == "magnification"
+
+
+def test_formula_without_a_saved_value_is_not_read_as_blank(tmp_path):
+    """Found by the XLSX fuzzer: a sheet written by a script has formulas without cached
+    values; reading them as blank cells silently dropped the label."""
+    path = tmp_path / "plate.xlsx"
+    book = openpyxl.Workbook()
+    book.active.append(["well", "cell_line"])
+    book.active.append(["A1", "=CONCAT(\"HCT\", \"116\")"])
+    book.save(path)
+    error = _error(path)
+    assert [(p.row, p.column) for p in error.problems] == [(2, "cell_line")]
+    assert "has no saved value" in error.problems[0].message
