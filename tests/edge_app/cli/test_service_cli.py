@@ -3,8 +3,15 @@ from the file, logs rotate beside the store, and ``status`` shows the heartbeat.
 
 from __future__ import annotations
 
+import json
 import logging
+import os
+import signal
+import subprocess
+import sys
+import time
 from logging.handlers import RotatingFileHandler
+from pathlib import Path
 
 import pytest
 import tifffile
@@ -70,3 +77,37 @@ def test_log_files_rotate(tmp_path, monkeypatch, close_log_files):
     assert names == ["sentinel.log", *(f"sentinel.log.{k}" for k in range(1, 6))]
     assert all(p.stat().st_size <= 400 for p in logs.iterdir())
     assert "frame 099" in (logs / "sentinel.log").read_text(encoding="utf-8")
+
+
+@pytest.mark.skipif(os.name == "nt", reason="SIGINT: systemd's KillSignal, POSIX only")
+def test_sigint_is_a_clean_stop_as_systemctl_stop_sends_it(tmp_path):
+    """The unit stops the sentinel with SIGINT: exit 0 (no restart), last heartbeat 'stopped'."""
+    folder = tmp_path / "acq"
+    folder.mkdir()
+    tifffile.imwrite(folder / "P1_A1_s0_t24h.tif", drawn_spheroid(seed=1))
+    db = tmp_path / "run.sqlite"
+    config = tmp_path / "sentinel.toml"
+    config.write_text(settings_template(folder, db) + FAST, encoding="utf-8")
+    beat = db.with_name(db.name + ".heartbeat.json")
+    root = Path(__file__).resolve().parents[3]
+    child = subprocess.Popen([sys.executable, "-m", "edge_app", "watch", "--config", str(config),
+                              "--headless"], cwd=root, stdout=subprocess.PIPE,
+                             stderr=subprocess.STDOUT, text=True,
+                             # as systemd does: default SIGINT even if this shell ignores it
+                             preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    try:
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline:
+            state = json.loads(beat.read_text()) if beat.exists() else {}
+            if state.get("processed") == 1:
+                break
+            time.sleep(0.2)
+        assert state.get("state") == "running", state
+        child.send_signal(signal.SIGINT)
+        out, _ = child.communicate(timeout=60)
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.communicate()
+    assert child.returncode == 0, out
+    assert json.loads(beat.read_text())["state"] == "stopped"
