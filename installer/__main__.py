@@ -63,6 +63,9 @@ def main(argv: list[str] | None = None) -> int:
             f"python {sys.version.split()[0]}\n"
             f"nvidia gpu: {'yes' if has_nvidia_gpu() else 'no'}\n"
             f"venv: {'present' if venv_python().exists() else 'absent'}\n"
+            "what will run and what to fix: "
+            + (f"{venv_python()} -m edge_app doctor\n" if venv_python().exists()
+               else "python3 -m installer demo, then sentinel doctor\n")
         )
         return 0
     command, rest = routed
