@@ -182,3 +182,31 @@ def test_off_classical_and_tampered_bundles(tmp_path):
     (copy / "model.onnx").write_bytes(bytes(data))
     check = engine_check("segmentation", copy, "auto", "engine")
     assert check.status == "fail" and "model.onnx was modified" in check.detail
+
+
+def test_doctor_names_what_the_real_pipeline_loads(tmp_path):
+    """Guard against drift: the doctor's engine lines match build_pipeline's engines."""
+    from edge_app.pipeline.compose import build_pipeline
+    from edge_app.sources.sim.replay import ReplaySource
+    from edge_app.store import StoreWriter
+
+    settings = load_settings(None)
+    writer = StoreWriter(tmp_path / "run.sqlite")
+    try:
+        pipeline = build_pipeline(settings, writer, source=ReplaySource([]))
+        used = pipeline.analyser.engines_used()
+    finally:
+        writer.close()
+    checks = {c.name.removeprefix("engine: "): c for c in
+              (engine_check(*step) for step in stage_plan(settings))}
+    assert "segmentation" in used and set(used) <= set(checks)
+    for stage, check in checks.items():
+        if stage not in used:
+            assert "verified" not in check.detail, (stage, check)
+            continue
+        record = used[stage]
+        if record["hash"] is None:
+            assert "classical" in check.detail
+            continue
+        assert f"sha256 {record['hash'][:12]}" in check.detail, (record, check)
+        assert f"runtime {record['runtime']} on" in check.detail, (record, check)
