@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import fnmatch
 import logging
+import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +19,39 @@ from typing import NamedTuple
 from edge_app.sources.folder.events import NotAFile, file_signature
 
 log = logging.getLogger(__name__)
+
+#: Waits are capped so that no setting can make the source wait forever (``1e309`` is inf).
+MAX_WAIT_S = 600.0
+#: A one-pass (``once``) scan reads what is there: it waits on a writer at most this long.
+ONCE_MAX_SETTLE_S = 5.0
+
+
+def bounded_wait(value: float, name: str, cap: float) -> float:
+    """``value`` seconds, capped at ``cap`` (with a warning); NaN or negative raise."""
+    if math.isnan(value) or value < 0:
+        raise ValueError(f"{name} must be a number of seconds >= 0, got {value}")
+    if value > cap:
+        log.warning("%s=%g is longer than the source ever waits; using %gs", name, value, cap)
+        return cap
+    return float(value)
+
+
+@dataclass(frozen=True)
+class WaitOptions:
+    """The folder source's waits, in seconds, after capping."""
+
+    settle: float
+    rescan: float
+    give_up: float
+
+
+def wait_options(settle_s: float, rescan_s: float, give_up_s: float | None,
+                 once: bool) -> WaitOptions:
+    """Settle, rescan and give-up times; ``give_up_s`` defaults to 4 settles (at least 2 s)."""
+    settle = bounded_wait(settle_s, "settle_s", ONCE_MAX_SETTLE_S if once else MAX_WAIT_S)
+    rescan = max(0.05, bounded_wait(rescan_s, "rescan_s", MAX_WAIT_S))
+    give_up = max(2.0, 4 * settle) if give_up_s is None else give_up_s
+    return WaitOptions(settle, rescan, bounded_wait(give_up, "give_up_s", MAX_WAIT_S))
 
 
 class Signature(NamedTuple):

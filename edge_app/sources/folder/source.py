@@ -21,12 +21,12 @@ import os
 import threading
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 
 from edge_app.core.frames import Frame, FrameFailure
 from edge_app.sources.base import FrameSink, KnownCheck, SourceCounts, SourceHealth
-from edge_app.sources.folder.candidates import Candidates, Pending, Signature
+from edge_app.sources.folder.candidates import Candidates, Pending, Signature, wait_options
 from edge_app.sources.folder.events import NotAFile, file_signature, walk_error
 from edge_app.sources.folder.meta import ImageReader, file_frame
 from edge_app.sources.folder.mm_layout import MetadataTxtCache
@@ -39,36 +39,6 @@ from edge_app.sources.readers import FileAccessError, IncompleteFile, Unreadable
 log = logging.getLogger(__name__)
 
 DEFAULT_PATTERNS = ("*.tif", "*.tiff", "*.png", "*.jpg", "*.jpeg")
-#: Waits are capped so that no setting can make the source wait forever (``1e309`` is inf).
-MAX_WAIT_S = 600.0
-#: A one-pass (``once``) scan reads what is there: it waits on a writer at most this long.
-ONCE_MAX_SETTLE_S = 5.0
-
-
-def bounded_wait(value: float, name: str, cap: float) -> float:
-    """``value`` seconds, capped at ``cap`` (with a warning); NaN or negative raise."""
-    if math.isnan(value) or value < 0:
-        raise ValueError(f"{name} must be a number of seconds >= 0, got {value}")
-    if value > cap:
-        log.warning("%s=%g is longer than the source ever waits; using %gs", name, value, cap)
-        return cap
-    return float(value)
-
-
-@dataclass(frozen=True)
-class _Options:
-    settle: float
-    rescan: float
-    give_up: float
-
-
-def _options(settle_s: float, rescan_s: float, give_up_s: float | None, once: bool) -> _Options:
-    settle = bounded_wait(settle_s, "settle_s", ONCE_MAX_SETTLE_S if once else MAX_WAIT_S)
-    rescan = max(0.05, bounded_wait(rescan_s, "rescan_s", MAX_WAIT_S))
-    give_up = max(2.0, 4 * settle) if give_up_s is None else give_up_s
-    return _Options(settle, rescan, bounded_wait(give_up, "give_up_s", MAX_WAIT_S))
-
-
 class FolderSource:
     """Frames from image files (and NDTiff datasets) under ``root``.
 
@@ -111,7 +81,7 @@ class FolderSource:
         self._names: NameParser = (get_name_pattern(name_pattern) if name_pattern
                                    else AutoNamePattern())
         self._once, self._is_known, self._clock, self._reader = once, is_known, clock, reader
-        opts = _options(settle_s, rescan_s, give_up_s, once)
+        opts = wait_options(settle_s, rescan_s, give_up_s, once)
         self._settle, self._rescan, self._give_up = opts.settle, opts.rescan, opts.give_up
         self._cond = threading.Condition()
         self._hints: dict[str, str] = {}
@@ -189,6 +159,11 @@ class FolderSource:
         state = f"{self._mode()}; names {self._names.describe()}"
         with self._cond:
             return replace(self._health, alive=alive, state=state)
+
+    @property
+    def state(self) -> str:
+        """One line for ``sentinel status``: how the folder is watched, which names matched."""
+        return self.health().state
 
     def _mode(self) -> str:
         return "once" if self._once else self._watch.state

@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from edge_app.core.frames import Frame, FrameFailure, FrameMeta
-from edge_app.sources.base import FrameSink, SourceCounts
+from edge_app.sources.base import FrameSink, SourceCounts, SourceHealth
 from edge_app.sources.mm.plate_plan import PlatePlan
 from edge_app.sources.naming import parse_position_name
 from engines.metrics import p99
@@ -192,11 +192,13 @@ class LiveFrames:
         except Exception as exc:  # a bad image becomes a recorded failure
             return FrameFailure(uri, f"unusable live frame: {type(exc).__name__}: {exc}")
 
-    def finish(self, *, completed: bool) -> None:
-        """Record each planned frame never received (only when the acquisition completed).
+    def finish(self, *, completed: bool, error: BaseException | None = None) -> None:
+        """Record each planned frame never received, as ``not acquired: <why>``.
 
-        Frames whose hook failed are already recorded (without their label), so they are
-        not recorded again as missing.
+        When the acquisition completed, or failed with ``error``. A cancelled one (the run
+        was stopped) records nothing: those frames were not due. Frames whose hook failed
+        are already recorded (without their label), so a completed acquisition does not
+        record them again as missing.
         """
         with self._lock:
             received, hook_errors = set(self._received), self._hook_errors
@@ -204,9 +206,14 @@ class LiveFrames:
         if missing:
             log.warning("%s: %d planned frame(s) never arrived%s", self.source, len(missing),
                         "" if completed else " (acquisition stopped early)")
-        if completed and len(missing) > hook_errors:
-            for label, t in missing:
-                self.fail(self.uri(label, t), "not acquired: the microscope returned no image")
+        if error is not None:
+            why = f"not acquired: the acquisition failed ({type(error).__name__}: {error})"
+        elif completed and len(missing) > hook_errors:
+            why = "not acquired: the microscope returned no image"
+        else:
+            return
+        for label, t in missing:
+            self.fail(self.uri(label, t), why[:500])
 
     def close(self, timeout: float | None = None) -> None:
         """Deliver what is queued, then stop the relay thread."""
@@ -236,6 +243,13 @@ class LiveFrames:
         with self._lock:
             return SourceCounts(seen=self._n["received"], emitted=self._n["delivered"],
                                 failed=self._n["failed"])
+
+
+def acquisition_health(error: BaseException | None, done: bool) -> SourceHealth:
+    """A live source's health: its acquisition's failure (one error) once there is one."""
+    state = "failed" if error is not None else "finished" if done else "acquiring"
+    message = f"the acquisition failed: {type(error).__name__}: {error}" if error else None
+    return SourceHealth(alive=True, state=state, error=message, errors=int(error is not None))
 
 
 def timed_hook(live: LiveFrames, capture: Callable[[], LiveImage]) -> bool:

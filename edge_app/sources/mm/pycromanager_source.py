@@ -30,8 +30,14 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from edge_app.sources.base import FrameSink, SourceCounts
-from edge_app.sources.mm.handoff import AcquisitionCounts, LiveFrames, LiveImage, timed_hook
+from edge_app.sources.base import FrameSink, SourceCounts, SourceHealth
+from edge_app.sources.mm.handoff import (
+    AcquisitionCounts,
+    LiveFrames,
+    LiveImage,
+    acquisition_health,
+    timed_hook,
+)
 from edge_app.sources.mm.plate_plan import PlatePlan
 from edge_app.sources.mm.pymmcore_source import CoreProvider, _utcnow
 
@@ -270,7 +276,8 @@ class PycromanagerSource:
             self.error = exc
             log.error("%s: the acquisition failed: %s: %s", self.name, type(exc).__name__, exc)
         finally:
-            self._live.finish(completed=self.error is None and not self._aborted.is_set())
+            self._live.finish(completed=self.error is None and not self._aborted.is_set(),
+                              error=self.error)
             self._live.close()
             self._live.report()
             self._done.set()
@@ -303,6 +310,10 @@ class PycromanagerSource:
 
     def counts(self) -> SourceCounts:
         return self._live.source_counts() if self._live is not None else SourceCounts()
+
+    def health(self) -> SourceHealth:
+        """The acquisition's failure, if any, for the pipeline's ``source`` alert."""
+        return acquisition_health(self.error, self._done.is_set())
 
     def acquisition_counts(self) -> AcquisitionCounts | None:
         return self._live.acquisition_counts() if self._live is not None else None

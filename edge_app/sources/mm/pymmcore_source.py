@@ -21,8 +21,14 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from edge_app.sources.base import FrameSink, SourceCounts
-from edge_app.sources.mm.handoff import AcquisitionCounts, LiveFrames, LiveImage, timed_hook
+from edge_app.sources.base import FrameSink, SourceCounts, SourceHealth
+from edge_app.sources.mm.handoff import (
+    AcquisitionCounts,
+    LiveFrames,
+    LiveImage,
+    acquisition_health,
+    timed_hook,
+)
 from edge_app.sources.mm.plate_plan import PlatePlan
 
 log = logging.getLogger(__name__)
@@ -171,7 +177,8 @@ class PymmcorePlusSource:
             self.error = exc
             log.exception("%s: the acquisition failed", self.name)
         finally:
-            self._live.finish(completed=self.error is None and not self._cancelled.is_set())
+            self._live.finish(completed=self.error is None and not self._cancelled.is_set(),
+                              error=self.error)
             self._live.close()
             self._live.report()
             self._done.set()
@@ -199,6 +206,10 @@ class PymmcorePlusSource:
 
     def counts(self) -> SourceCounts:
         return self._live.source_counts() if self._live is not None else SourceCounts()
+
+    def health(self) -> SourceHealth:
+        """The acquisition's failure, if any, for the pipeline's ``source`` alert."""
+        return acquisition_health(self.error, self._done.is_set())
 
     def acquisition_counts(self) -> AcquisitionCounts | None:
         return self._live.acquisition_counts() if self._live is not None else None
