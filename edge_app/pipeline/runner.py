@@ -27,6 +27,7 @@ from edge_app.core.clock import utcnow
 from edge_app.core.frames import Frame, FrameFailure
 from edge_app.core.results import Alert, FrameResult, Severity
 from edge_app.pipeline.analysis import FrameAnalyser
+from edge_app.pipeline.supervise import SourceSupervisor
 from edge_app.sources.base import FrameSource, SourceCounts
 from edge_app.store.health import StoreHealth, store_alert
 from edge_app.store.rows import alert_entry, failure_entry, result_entry
@@ -101,6 +102,7 @@ class Pipeline:
         self._latencies: deque[float] = deque(maxlen=2000)
         self._done_times: deque[float] = deque(maxlen=200)
         self._workers: list[threading.Thread] = []
+        self._supervisor = SourceSupervisor(source, self.report_source_event)
         self._store_ok = True
         writer.health_changed.connect(self._store_health)
 
@@ -115,6 +117,7 @@ class Pipeline:
             worker.start()
             self._workers.append(worker)
         self.source.open(self._enqueue)
+        self._supervisor.start()
 
     def wait(self, timeout: float | None = None) -> bool:
         """True once a finite source is exhausted and every frame is stored."""
@@ -138,6 +141,7 @@ class Pipeline:
         self._state = RunState.STOPPING
         self._stop_requested.set()
         try:
+            self._supervisor.stop(timeout)
             self.source.close(timeout)
         finally:
             for _ in self._workers:
@@ -284,6 +288,14 @@ class Pipeline:
             if future is not None and future.exception() is None:
                 self._latencies.append((now - received) * 1e3)
                 self._done_times.append(now)
+
+    def report_source_event(self, message: str, label: str, severity: Severity) -> None:
+        """A ``source`` alert: the source failed, was restarted, or lost frames."""
+        alert = Alert(kind="source", severity=severity, message=f"{self.source.name}: {message}",
+                      uri="", plate_id=None, well=None, raised_at=self.clock(), label=label)
+        future = self.writer.write(alert_entry(alert))
+        future.add_done_callback(
+            lambda f: f.exception() is None and self.events.alert_raised.emit(alert))
 
     def report_engine_event(self, event: Any) -> None:
         """Turn an engine's runtime event (e.g. TensorRT fell back to ONNX Runtime) into an

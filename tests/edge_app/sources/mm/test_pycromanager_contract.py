@@ -135,8 +135,15 @@ def test_an_acquisition_error_is_kept_and_what_arrived_is_delivered(collector):
     assert source.wait(10)
     source.close(5)
     assert isinstance(source.error, RuntimeError) and "camera timed out" in str(source.error)
-    assert len(collector.frames) == 5 and not collector.failures
-    assert source.acquisition_counts().missing == 7
+    assert len(collector.frames) == 5 and source.acquisition_counts().missing == 7
+    # Every planned frame that never came is stored as not acquired, with why.
+    failures = collector.failures
+    assert len(failures) == 7 and len({f.uri for f in failures}) == 7
+    assert all(f.reason == "not acquired: the acquisition failed (RuntimeError: camera timed "
+               "out)" for f in failures)
+    assert not {f.uri for f in failures} & {f.meta.uri for f in collector.frames}
+    health = source.health()
+    assert health.errors == 1 and "camera timed out" in (health.error or "")
 
 
 def test_abort_stops_the_acquisition_midway(collector):
