@@ -31,14 +31,20 @@ def _folder_source(settings: SentinelSettings, is_known: KnownCheck, plate: Any 
     )
 
 
-def _mm_plan(settings: SentinelSettings, *, simulated: bool) -> Any:
-    """The plate plan of a Micro-Manager source; the virtual scope simulates 24 h steps."""
-    from edge_app.sources.mm.plate_plan import make_plate_plan
+def _mm_plan(settings: SentinelSettings, *, simulated: bool, plate: Any | None) -> Any:
+    """The plate plan of a Micro-Manager source; the virtual scope simulates 24 h steps.
+
+    Wells: ``source.wells`` when given, else the plate map's wells, else the whole plate.
+    """
+    from edge_app.sources.mm.plate_plan import make_plate_plan, mapped_wells
 
     cfg = settings.source
     timepoints = len(cfg.hours) if cfg.hours and cfg.timepoints == 1 else cfg.timepoints
     hours = cfg.hours or (tuple(24.0 * (k + 1) for k in range(timepoints)) if simulated else None)
-    return make_plate_plan(cfg.plate_size, wells=cfg.wells, sites=cfg.sites,
+    wells = tuple(cfg.wells) or mapped_wells(plate)
+    origin = "source.wells" if cfg.wells else "the plate map" if wells else "the whole plate"
+    log.info("plate plan: %s well(s) from %s", len(wells) or cfg.plate_size, origin)
+    return make_plate_plan(cfg.plate_size, wells=wells, sites=cfg.sites,
                            timepoints=timepoints, interval_s=cfg.interval_s, hours=hours)
 
 
@@ -51,7 +57,7 @@ def _mm_virtual_source(settings: SentinelSettings, is_known: KnownCheck, plate: 
     from edge_app.sources.mm.pymmcore_source import PymmcorePlusSource
     from edge_app.sources.sim.virtual_scope import VirtualPlateMicroscope
 
-    plan = _mm_plan(settings, simulated=True)
+    plan = _mm_plan(settings, simulated=True, plate=plate)
     plate_id = _plate_id(settings, plate)
     scope = VirtualPlateMicroscope(plan, plate=plate, plate_id=plate_id or "virtual",
                                    frame_size=settings.source.frame_size)
@@ -69,7 +75,7 @@ def _pymmcore_source(settings: SentinelSettings, is_known: KnownCheck, plate: An
                          "FILE.cfg (or source.mm_config); try --source mm-virtual without one")
     return PymmcorePlusSource(
         ConfiguredCore(cfg.mm_config, adapter_path=cfg.mm_app_path),
-        _mm_plan(settings, simulated=False), plate_id=_plate_id(settings, plate),
+        _mm_plan(settings, simulated=False, plate=plate), plate_id=_plate_id(settings, plate),
         handoff_size=cfg.handoff_size,
     )
 
@@ -86,7 +92,7 @@ def _pycromanager_source(settings: SentinelSettings, is_known: KnownCheck, plate
                              "folder holding Micro-Manager's device adapters)")
         backend = HeadlessPythonBackend(cfg.mm_app_path, cfg.mm_config)
     return PycromanagerSource(
-        _mm_plan(settings, simulated=False), backend=backend, port=cfg.port,
+        _mm_plan(settings, simulated=False, plate=plate), backend=backend, port=cfg.port,
         plate_id=_plate_id(settings, plate), handoff_size=cfg.handoff_size,
     )
 

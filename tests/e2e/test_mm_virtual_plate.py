@@ -91,6 +91,24 @@ def test_watch_source_mm_virtual_from_the_cli(tmp_path, monkeypatch):
     assert n == 18 and sorted(float(h) for h in hours.split(",")) == [24.0, 48.0, 72.0]
 
 
+@pytest.mark.timeout(120)
+def test_mm_virtual_images_only_the_plate_maps_wells_by_default(tmp_path, monkeypatch):
+    monkeypatch.setenv("SENTINEL_SOURCE__FRAME_SIZE", "64")
+    plate = write_plate_csv(tmp_path / "plate.csv", ["B2", "A1", "C3", "A12"])
+    db = tmp_path / "run.sqlite"
+    result = CliRunner().invoke(app, [
+        "watch", "--source", "mm-virtual", "--plate", str(plate), "--db", str(db),
+        "--headless", "--timepoints", "1"])
+    assert result.exit_code == 0, result.output
+    store = StoreWriter(db)
+    try:
+        wells = [w for (w,) in store.reader().db.execute(
+            "select well from frames where status = 'processed' order by id")]
+    finally:
+        store.close()
+    assert sorted(wells) == ["A1", "A12", "B2", "C3"]  # not 96
+
+
 def test_watch_needs_a_folder_only_for_the_folder_source(tmp_path):
     runner = CliRunner()
     result = runner.invoke(app, ["watch", "--db", str(tmp_path / "x.sqlite"), "--headless"])

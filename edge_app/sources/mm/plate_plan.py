@@ -156,6 +156,13 @@ class PlatePlan:
         return events
 
 
+def mapped_wells(plate: Any | None) -> tuple[str, ...]:
+    """The wells a plate map lists, row by row (what to image by default); empty without one."""
+    if plate is None:
+        return ()
+    return tuple(sorted((normalise_well(w) for w in plate.wells), key=well_index))
+
+
 def make_plate_plan(
     plate_size: int = 96,
     *,
