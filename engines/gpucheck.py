@@ -1,4 +1,4 @@
-"""GPU check: PyTorch eager FP32 vs the GPU runtimes on CUDA, parity and timings.
+"""GPU model check: PyTorch eager FP32 vs the GPU runtimes on CUDA, parity and timings.
 
 Run on a PC (or lent machine) with an NVIDIA GPU::
 
@@ -6,9 +6,12 @@ Run on a PC (or lent machine) with an NVIDIA GPU::
 
 For the default CPU-sized engines and CoAtNet-0 / RefineNet at paper size (random weights):
 bundle export, TorchRuntime FP16 + CUDA graphs parity vs golden, median ms at batch 1 and 8
-against eager FP32, and the full per-frame path (preprocess -> seg -> morphometry -> IPP ->
-forecast) at batch 1. TensorRT plans are built and checked too when ``tensorrt`` imports.
+against eager FP32. TensorRT plans are built and checked too when ``tensorrt`` imports.
 Writes ``gpu_check.json`` and ``gpu_check.md`` under ``$OUT``.
+
+This is the engines-only part (models and runtimes; ``engines`` cannot import the app). The
+whole GPU check, with the per-frame path through the app's own ``FrameAnalyser``, is
+``python -m edge_app.bench.gpucheck``: it runs these model checks, then that path.
 """
 
 from __future__ import annotations
@@ -99,39 +102,8 @@ def _check_tensorrt(bundle: Any, inputs: dict[str, np.ndarray], repeats: int,
     return out
 
 
-def full_path_ms(work: Path, repeats: int, size: int = 2048) -> dict[str, float]:
-    """Per-frame path at batch 1 on the GPU runtime (frame already in memory)."""
-    import torch
-
-    from engines.bundle import load_bundle
-    from engines.tasks import ForecastEngine, IPPEngine, SegmentationEngine
-    from engines.morphometry import shape_descriptors
-
-    seg = SegmentationEngine(load_bundle(work / DEFAULT_SET[0]), "torch", device="cuda")
-    ipp = IPPEngine(load_bundle(work / DEFAULT_SET[1]), "torch", device="cuda")
-    nxt = ForecastEngine(load_bundle(work / DEFAULT_SET[2]), "torch", device="cuda")
-    for engine in (seg, ipp, nxt):
-        engine.load()
-        engine.warmup()
-    rng = np.random.default_rng(0)
-    frame = (rng.normal(1000, 30, (size, size))).astype(np.uint16)
-    frame[size // 3: 2 * size // 3, size // 3: 2 * size // 3] //= 2
-
-    def one() -> None:
-        out = seg.segment(frame)
-        shape = shape_descriptors(out.mask, out.scale) if out.found else None
-        ipp.predict(frame, shape)
-        nxt.forecast([frame, frame])
-
-    total = _median_ms(one, repeats, torch.cuda.synchronize)
-    small = frame[:: size // 256, :: size // 256].copy()
-    model_side = _median_ms(lambda: (seg.segment(small)), repeats, torch.cuda.synchronize)
-    for engine in (seg, ipp, nxt):
-        engine.close()
-    return {f"full_path_ms_{size}": total, "segmentation_engine_ms_256": model_side}
-
-
-def _markdown(rows: list[dict[str, Any]], path_ms: dict[str, float], device: str) -> str:
+def markdown(rows: list[dict[str, Any]], device: str, extra: list[str] | None = None) -> str:
+    """The model table (and ``extra`` lines below it) as Markdown."""
     lines = [f"# GPU check on {device}", "",
              "| model | eager FP32 b1 | FP16+graphs b1 | x | eager FP32 b8 | FP16+graphs b8 "
              "| x | parity (FP16) | TensorRT |", "|---|---|---|---|---|---|---|---|---|"]
@@ -144,15 +116,33 @@ def _markdown(rows: list[dict[str, Any]], path_ms: dict[str, float], device: str
             f"{r['speedup_b1']:.1f} | {r['eager_fp32_ms_b8']:.2f} | {r['fp16_graphs_ms_b8']:.2f}"
             f" | {r['speedup_b8']:.1f} | {r['parity_fp16']} | "
             f"{r.get('tensorrt', 'not installed')} |")
-    lines += ["", *(f"- {k}: {v:.2f} ms" for k, v in path_ms.items())]
+    lines += ["", *(extra or [])]
     return "\n".join(lines) + "\n"
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def model_checks(work: Path, repeats: int, quick: bool) -> list[dict[str, Any]]:
+    """:func:`check_model` for the default set (and the paper set unless ``quick``); a model
+    that fails is a row with its error, so the others' figures still come out."""
+    rows: list[dict[str, Any]] = []
+    for name in DEFAULT_SET + (() if quick else PAPER_SET):
+        try:
+            rows.append(check_model(name, work, repeats))
+        except Exception as exc:  # one model failing must not hide the others' figures
+            logger.exception("%s failed", name)
+            rows.append({"model": name, "error": str(exc)[:300]})
+        logger.info("%s", rows[-1])
+    return rows
+
+
+def parse_args(argv: list[str] | None, description: str) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--quick", action="store_true", help="default set only, fewer runs")
     parser.add_argument("--repeats", type=int, default=50)
-    args = parser.parse_args(argv)
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv, __doc__.splitlines()[0])
     logging.basicConfig(level=logging.INFO, format="%(name)s: %(message)s")
     import torch
 
@@ -162,26 +152,12 @@ def main(argv: list[str] | None = None) -> int:
     out = Path(os.environ.get("OUT", "."))
     out.mkdir(parents=True, exist_ok=True)
     device = torch.cuda.get_device_name(0)
-    repeats = 15 if args.quick else args.repeats
-    rows: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory() as tmp:
-        for name in DEFAULT_SET + (() if args.quick else PAPER_SET):
-            try:
-                rows.append(check_model(name, Path(tmp), repeats))
-            except Exception as exc:  # one model failing must not hide the others' figures
-                logger.exception("%s failed", name)
-                rows.append({"model": name, "error": str(exc)[:300]})
-            logger.info("%s", rows[-1])
-        try:
-            path_ms = full_path_ms(Path(tmp), repeats)
-        except Exception as exc:  # report and go on
-            logger.exception("full path failed")
-            path_ms = {"full_path_error": float("nan")}
-            rows.append({"model": "full path", "error": str(exc)[:300]})
-    (out / "gpu_check.json").write_text(json.dumps({"device": device, "models": rows,
-                                                    "path": path_ms}, indent=2))
-    (out / "gpu_check.md").write_text(_markdown(rows, path_ms, device))
-    logger.info("\n%s", _markdown(rows, path_ms, device))
+        rows = model_checks(Path(tmp), 15 if args.quick else args.repeats, args.quick)
+    (out / "gpu_check.json").write_text(json.dumps({"device": device, "models": rows},
+                                                   indent=2))
+    (out / "gpu_check.md").write_text(markdown(rows, device))
+    logger.info("\n%s", markdown(rows, device))
     return 0
 
 

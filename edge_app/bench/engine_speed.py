@@ -1,9 +1,13 @@
-"""The engine benchmark: the whole per-frame path, per stage, for each runtime side by side.
+"""The engine benchmark: the app's own per-frame path, per stage, for each runtime side by side.
 
 For every runtime (PyTorch eager as the reference, ONNX Runtime, and on a GPU PyTorch FP16
-with CUDA graphs and TensorRT when present) the same ``n`` frames go through read ->
-preprocess -> segmentation -> morphometry -> IPP -> forecast -> verdict -> store, batch 1,
-with the same thread count. Stage medians and 99th percentiles, frames/s and peak RSS.
+with CUDA graphs and TensorRT when present) the same ``n`` frames are read from disk and go
+through :class:`~edge_app.pipeline.analysis.FrameAnalyser` (segmentation -> morphometry ->
+quality -> IPP -> forecast, exactly what ``sentinel watch`` runs, the forecaster fed the
+well's plate-map metadata and the gap between visits) and into SQLite, batch 1, with the same
+thread count. Stage medians and 99th percentiles come from the analyser's own timings; the
+model time is the time spent inside the runtimes' ``infer`` (the part that differs between
+runtimes). Frames/s and peak RSS.
 """
 
 from __future__ import annotations
@@ -23,18 +27,27 @@ import numpy as np
 import psutil
 
 from engines.bundle import Bundle, load_bundle
+from engines.metrics import p99
 
 log = logging.getLogger(__name__)
+#: Called with (runtime, FrameResult) for every timed frame (tests compare paths with it).
+ResultHook = Callable[[str, Any], None]
 
-STAGES = ("read", "preprocess", "segmentation", "morphometry", "ipp", "forecast", "verdict",
-          "store")
+#: Display order of the analyser's stages (others it reports follow) and the store.
+STAGES = ("read", "segment", "morphometry", "quality", "ipp", "forecast", "store")
 DEFAULT_MODELS = {"segmentation": "unet_mobilenetv2_cpu", "ipp": "fusion_cpu",
                   "nextframe": "convlstm_cpu"}
+#: The bench's frames are one well imaged once a day, labelled like the demo plate.
+BENCH_LABELS = {"cell_line": "HCT116", "culture_medium": "DMEMF12", "seeding_density": "2000"}
 
 
 @dataclass(frozen=True)
 class RuntimeRun:
-    """One runtime's figures (``error`` set when it could not run here)."""
+    """One runtime's figures (``error`` set when it could not run here).
+
+    ``ipp_frames``/``forecast_frames``: how many timed frames the analyser ran IPP / the
+    next-frame engine on (it skips frames unfit for verdicts, as the live app does).
+    """
 
     runtime: str
     stage_ms_median: dict[str, float]
@@ -43,6 +56,8 @@ class RuntimeRun:
     frames_per_s: float
     peak_rss_mb: float
     error: str | None = None
+    ipp_frames: int = 0
+    forecast_frames: int = 0
 
 
 @dataclass(frozen=True)
@@ -64,11 +79,6 @@ class EngineBenchReport:
         body = asdict(self)
         body["speedup_vs_torch"] = {r.runtime: self.speedup(r.runtime) for r in self.runs}
         return json.dumps(body, indent=2)
-
-
-def _p99(values: list[float]) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(0.99 * (len(ordered) - 1)))]
 
 
 def _write_frames(folder: Path, n: int, size: int, seed: int) -> list[Path]:
@@ -102,74 +112,90 @@ class _Sink:
         self.db.close()
 
 
+class TimedRuntime:
+    """Wraps a loaded runtime and adds up the seconds spent in ``infer`` (model time)."""
+
+    def __init__(self, runtime: Any) -> None:
+        self._runtime = runtime
+        self.seconds = 0.0
+
+    def infer(self, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        started = time.perf_counter()
+        try:
+            return self._runtime.infer(inputs)
+        finally:
+            self.seconds += time.perf_counter() - started
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._runtime, name)
+
+
+class _Labels:
+    """A one-well plate map for the analyser (the forecaster's metadata comes from it)."""
+
+    plate_id = "bench"
+
+    class _Well:
+        labels = BENCH_LABELS
+
+    def expected(self, well: str) -> Any:
+        return self._Well()
+
+    def hours_since_seeding(self, well: str, at: datetime) -> float | None:
+        return None
+
+
+def read_frame(path: Path, index: int) -> Any:
+    """One bench file as the app's ``Frame``: well A1, one visit a day, read time kept."""
+    import tifffile
+
+    from edge_app.core.frames import Frame, FrameMeta
+
+    started = time.perf_counter()
+    pixels = tifffile.imread(path)
+    read_ms = (time.perf_counter() - started) * 1e3
+    return Frame(pixels, FrameMeta(uri=str(path), plate_id="bench", well="A1",
+                                   hours=24.0 * (index + 2), extra={"read_ms": read_ms}))
+
+
+def analyser_for(engines: dict[str, Any], clock: Callable[[], datetime]) -> Any:
+    """The app's :class:`FrameAnalyser` on these engines (segmentation, ipp, nextframe)."""
+    from edge_app.pipeline.analysis import FrameAnalyser
+
+    return FrameAnalyser(engines["segmentation"], ipp=engines.get("ipp"),
+                         forecaster=engines.get("nextframe"), clock=clock)
+
+
 class _Path:
-    """The per-frame path for one set of engines, timing each stage."""
+    """Read -> analyser -> store for one set of engines; stage times from the analyser."""
 
     def __init__(self, engines: dict[str, Any], store: _Sink,
                  clock: Callable[[], datetime]) -> None:
-        self.seg, self.ipp, self.nxt = (engines["segmentation"], engines["ipp"],
-                                        engines["nextframe"])
-        self.store, self.clock = store, clock
-        self.history: list[np.ndarray] = []
+        self.engines, self.store = engines, store
+        self.analyser = analyser_for(engines, clock)
+        self.timed = [e.runtime for e in engines.values()]
 
-    def run(self, path: Path, index: int) -> dict[str, float]:
-        import tifffile
-
-        from engines.morphometry import shape_descriptors
-        from engines.quality import assess
-
-        t = [time.perf_counter()]
-        pixels = tifffile.imread(path)
-        t.append(time.perf_counter())
-        plane, seg_img = self.seg.model_image(pixels)
-        seg_x = self.seg.standardised(seg_img)
-        ipp_x = self.ipp.standardised(self.ipp.model_image(plane)[1])
-        nxt_img = self.nxt.model_image(plane)[1]
-        t.append(time.perf_counter())
-        logits = self.seg._run({self.seg.names[0]: seg_x})
-        seg = self.seg._describe(plane, seg_img, next(iter(logits.values()))[0, 0])
-        t.append(time.perf_counter())
-        shape = shape_descriptors(seg.mask, seg.scale) if seg.found else None
-        t.append(time.perf_counter())
-        probs = self._ipp(ipp_x, shape)
-        t.append(time.perf_counter())
-        history = self.history[-2:] if len(self.history) >= 2 else [nxt_img, nxt_img]
-        forecast = self._forecast(history)
-        t.append(time.perf_counter())
-        reasons = assess(seg)
-        error = float(np.abs(forecast - nxt_img).mean())
-        top = {h: max(p, key=lambda k, p=p: p[k]) for h, p in probs.items()}
-        t.append(time.perf_counter())
-        self.store.record({"uri": str(path), "index": index, "at": self.clock().isoformat(),
-                           "shape": json.dumps(shape.as_dict() if shape else None),
-                           "quality": ",".join(reasons), "labels": json.dumps(top),
-                           "forecast_error": error})
-        t.append(time.perf_counter())
-        self.history.append(nxt_img)
-        return {s: (b - a) * 1e3 for s, a, b in zip(STAGES, t[:-1], t[1:], strict=True)}
-
-    def _ipp(self, x: np.ndarray, shape: Any) -> dict[str, dict[str, float]]:
-        from engines.tasks import softmax
-
-        inputs = {self.ipp.names[0]: x}
-        if self.ipp.uses_shape:
-            inputs[self.ipp.names[1]] = self.ipp.shape_vector(shape)
-        outs = self.ipp._run(inputs).values()
-        temps = self.ipp.bundle.manifest.calibration.temperature
-        return {h.name: dict(zip(h.labels, softmax(o, temps.get(h.name, 1.0))[0], strict=True))
-                for h, o in zip(self.ipp.bundle.manifest.output.heads, outs, strict=True)}
-
-    def _forecast(self, history: list[np.ndarray]) -> np.ndarray:
-        frames = np.stack(history)[None]
-        inputs = {self.nxt.names[0]: frames}
-        if len(self.nxt.names) > 1:
-            width = self.nxt.bundle.manifest.input.tensors[1].shape[-1]
-            inputs[self.nxt.names[1]] = np.zeros((1, width), np.float32)
-        return next(iter(self.nxt._run(inputs).values()))[0, 0]
+    def run(self, path: Path, index: int) -> tuple[dict[str, float], float, Any]:
+        """Stage ms, model ms (inside the runtimes) and the ``FrameResult`` of one file."""
+        model_before = sum(t.seconds for t in self.timed)
+        frame = read_frame(path, index)
+        result = self.analyser.analyse(frame, _Labels())
+        started = time.perf_counter()
+        self.store.record({"uri": str(path), "index": index,
+                           "at": result.processed_at.isoformat(),
+                           "shape": json.dumps(result.shape.as_dict() if result.shape else None),
+                           "quality": ",".join(result.quality),
+                           "labels": json.dumps(result.predictions),
+                           "forecast_ssim": result.forecast.ssim if result.forecast else None})
+        stages = {s: float(ms) for s, ms in result.timings_ms.items()}
+        stages["store"] = (time.perf_counter() - started) * 1e3
+        model_ms = (sum(t.seconds for t in self.timed) - model_before) * 1e3
+        return stages, model_ms, result
 
 
 def _engines(bundles: dict[str, Bundle], kind: str, threads: int, device: str | None
              ) -> dict[str, Any]:
+    """The three task engines on runtime ``kind``, loaded, each runtime timed."""
     from engines.tasks import ForecastEngine, IPPEngine, SegmentationEngine
 
     classes = {"segmentation": SegmentationEngine, "ipp": IPPEngine, "nextframe": ForecastEngine}
@@ -177,38 +203,47 @@ def _engines(bundles: dict[str, Bundle], kind: str, threads: int, device: str | 
     for task, cls in classes.items():
         engine = cls(bundles[task], kind, threads=threads, device=device)
         engine.load()
+        engine.runtime = TimedRuntime(engine.runtime)
         made[task] = engine
     return made
 
 
 def _measure(bundles: dict[str, Bundle], kind: str, paths: list[Path], threads: int,
-             device: str | None, workdir: Path) -> RuntimeRun:
+             device: str | None, workdir: Path, on_result: ResultHook | None = None
+             ) -> RuntimeRun:
     engines = _engines(bundles, kind, threads, device)
     label = engines["segmentation"].runtime.kind
     sink = _Sink(workdir / f"bench-{kind}.sqlite")
     peak = [psutil.Process().memory_info().rss]
     path = _Path(engines, sink, lambda: datetime.now(UTC))
+    stages: dict[str, list[float]] = {}
+    model: list[float] = []
+    ran = {"ipp": 0, "forecast": 0}
     try:
-        for engine in engines.values():
-            engine.warmup()
+        path.analyser.warmup()
         path.run(paths[0], -1)  # one full frame, not timed
-        path.history.clear()
-        stages: dict[str, list[float]] = {s: [] for s in STAGES}
+        path = _Path(engines, sink, lambda: datetime.now(UTC))  # fresh well history
         began = time.perf_counter()
         for i, file in enumerate(paths):
-            for stage, ms in path.run(file, i).items():
-                stages[stage].append(ms)
+            times, model_ms, result = path.run(file, i)
+            for stage, ms in times.items():
+                stages.setdefault(stage, []).append(ms)
+            model.append(model_ms)
+            if on_result is not None:
+                on_result(label, result)
+            ran["ipp"] += result.predictions is not None
+            ran["forecast"] += bool(result.forecast and result.forecast.ssim is not None)
             peak.append(psutil.Process().memory_info().rss)
         elapsed = time.perf_counter() - began
     finally:
         sink.close()
         for engine in engines.values():
             engine.close()
-    model = [sum(v) for v in zip(stages["segmentation"], stages["ipp"], stages["forecast"],
-                                 strict=True)]
-    return RuntimeRun(label, {k: statistics.median(v) for k, v in stages.items()},
-                      {k: _p99(v) for k, v in stages.items()}, statistics.median(model),
-                      len(paths) / elapsed, max(peak) / 2**20)
+    order = sorted(stages, key=lambda s: STAGES.index(s) if s in STAGES else len(STAGES))
+    return RuntimeRun(label, {k: statistics.median(stages[k]) for k in order},
+                      {k: p99(stages[k]) for k in order}, statistics.median(model),
+                      len(paths) / elapsed, max(peak) / 2**20,
+                      ipp_frames=ran["ipp"], forecast_frames=ran["forecast"])
 
 
 def runtime_kinds(device: str | None) -> list[tuple[str, str | None]]:
@@ -224,12 +259,15 @@ def runtime_kinds(device: str | None) -> list[tuple[str, str | None]]:
 
 def measure_engines(n: int = 50, size: int = 2048, *, bundles: dict[str, Path] | None = None,
                     models: dict[str, str] | None = None, threads: int | None = None,
-                    kinds: list[tuple[str, str | None]] | None = None, seed: int = 1
-                    ) -> EngineBenchReport:
+                    kinds: list[tuple[str, str | None]] | None = None, seed: int = 2,
+                    on_result: ResultHook | None = None) -> EngineBenchReport:
     """Time ``n`` frames of ``size`` x ``size`` uint16 through the path, per runtime.
 
     Bundles: ``bundles`` by task, else the installed defaults, else ``models`` (zoo names,
     default :data:`DEFAULT_MODELS`) exported with random weights into a temporary folder.
+    ``seed`` picks the rendered spheroid; the default one is fit for verdicts under the
+    shipped segmentation engine, so IPP and the forecaster run on every frame (the report's
+    ``ipp_frames`` / ``forecast_frames`` say how many did).
     """
     import os
 
@@ -244,7 +282,7 @@ def measure_engines(n: int = 50, size: int = 2048, *, bundles: dict[str, Path] |
         runs = []
         for kind, device in kinds or runtime_kinds(None):
             try:
-                runs.append(_measure(chosen, kind, paths, threads, device, work))
+                runs.append(_measure(chosen, kind, paths, threads, device, work, on_result))
             except (RuntimeUnavailable, ParityError, RuntimeError, ImportError) as exc:
                 log.warning("bench: %s on %s skipped: %s", kind, device, exc)
                 runs.append(RuntimeRun(f"{kind} ({device})", {}, {}, float("nan"), 0.0, 0.0,

@@ -223,6 +223,8 @@ def _print_prediction(record: dict[str, Any]) -> None:
         console.print("  no object found")
     else:
         console.print("  " + "  ".join(f"{k} {v:.4g}" for k, v in record["shape"].items()))
+    if not record["labels"] and record["quality"]:
+        console.print("  labels: not predicted; IPP runs only on frames fit for verdicts")
     for head, classes in record["labels"].items():
         console.print(f"  {head:<16} " + "  ".join(f"{c['label']} {c['p']:.2f}"
                                                   for c in classes))

@@ -87,6 +87,11 @@ class FrameAnalyser:
         return self.analyse_batch([frame], plate)[0]
 
     def analyse_batch(self, frames: Sequence[Frame], plate: Any | None) -> list[FrameResult]:
+        return [result for result, _ in self.analyse_with_masks(frames, plate)]
+
+    def analyse_with_masks(self, frames: Sequence[Frame], plate: Any | None
+                           ) -> list[tuple[FrameResult, np.ndarray]]:
+        """:meth:`analyse_batch`, each result with its mask (analysis size; ``predict``)."""
         t0 = time.perf_counter()
         segs = _segment_all(self.segmenter, frames)
         t1 = time.perf_counter()
@@ -102,7 +107,7 @@ class FrameAnalyser:
                   "quality": (t3 - t2) * 1e3 / n}
         if self.ipp is not None:
             shared["ipp"] = (t4 - t3) * 1e3 / n
-        return [self._result(f, s, sh, q, p, plate, shared)
+        return [(self._result(f, s, sh, q, p, plate, shared), s.mask)
                 for f, s, sh, q, p in zip(frames, segs, shapes, qualities, predictions,
                                           strict=True)]
 

@@ -66,7 +66,8 @@ def test_predict_classical_and_with_engines(zoo_bundles, tmp_path):
     mask = cv2.imread(record["mask"], cv2.IMREAD_UNCHANGED)
     assert mask.shape == (300, 300) and (mask > 0).mean() == pytest.approx(0.126, abs=0.03)
     neural = runner.invoke(app, ["predict", str(image), str(image), "--ipp",
-                                 str(zoo_bundles["ipp"]), "--runtime", "onnx", "--top", "2"])
+                                 str(zoo_bundles["ipp"]), "--segmentation", "classical",
+                                 "--runtime", "onnx", "--top", "2"])
     assert neural.exit_code == 0, neural.output
     assert neural.output.count("P1_A1_s0_t24h.tif") == 2 and "cell_line" in neural.output
     missing = runner.invoke(app, ["predict", str(tmp_path / "nope.tif")])
@@ -84,10 +85,9 @@ def test_bench_smoke_tiny(zoo_bundles):
     assert {"torch", "onnx"} <= set(runs)
     for run in (runs["torch"], runs["onnx"]):
         assert run["error"] is None
-        assert set(run["stage_ms_median"]) == {"read", "preprocess", "segmentation",
-                                               "morphometry", "ipp", "forecast", "verdict",
-                                               "store"}
-        assert run["frames_per_s"] > 0 and run["peak_rss_mb"] > 0
+        assert {"read", "segment", "morphometry", "quality", "ipp", "forecast",
+                "store"} <= set(run["stage_ms_median"])
+        assert run["frames_per_s"] > 0 and run["peak_rss_mb"] > 0 and run["model_ms_median"] > 0
     assert report["speedup_vs_torch"]["onnx"] > 0
 
 
@@ -98,4 +98,5 @@ def test_onnx_runtime_is_at_least_1_5x_faster_than_pytorch_eager_on_the_default_
 
     report = measure_engines(12, 2048, threads=2, kinds=[("torch", "cpu"), ("onnx", "cpu")])
     assert all(r.error is None for r in report.runs), report.to_json()
+    assert all(r.ipp_frames == 12 for r in report.runs), report.to_json()  # all three models
     assert report.speedup("onnx") >= 1.5, report.to_json()
