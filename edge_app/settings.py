@@ -28,6 +28,7 @@ from pydantic_settings import (
     SettingsConfigDict,
     TomlConfigSettingsSource,
 )
+from pydantic_settings import SettingsError as SourceParseError
 
 logger = logging.getLogger(__name__)
 
@@ -115,9 +116,17 @@ class EngineSettings(_Section):
 
 
 class AlertSettings(_Section):
-    """Alert rules: conformal error rate and how many frames a mismatch must persist."""
+    """Alert rules and the protocol alerts' false-alarm budget.
+
+    ``false_discovery_rate``: the expected share of false protocol alerts among a plate's
+    protocol alerts (e-BH over wells x labels; docs/alerting.md). ``error_rate``: the per-frame
+    level at which the IPP engine "disagrees" with a well's plate-map value, used to spot a
+    condition the engine systematically disagrees with (one notice instead of many alerts).
+    ``persist_frames`` is deprecated and ignored: evidence is now averaged over frames.
+    """
 
     rules: tuple[str, ...] = ("quality", "protocol", "growth")
+    false_discovery_rate: Annotated[float, Field(gt=0, lt=1)] = 0.05
     error_rate: Annotated[float, Field(gt=0, lt=1)] = 0.01
     persist_frames: Annotated[int, Field(ge=1)] = 2
 
@@ -230,6 +239,8 @@ def load_settings(toml_path: Path | None = None, **overrides: Any) -> SentinelSe
             settings = SentinelSettings(**flags)
         except ValidationError as error:
             raise SettingsError(_describe(error, toml_path, toml_data, flags, unknown)) from None
+        except SourceParseError as error:  # a list-valued variable that is not JSON
+            raise SettingsError(_summarise(unknown + _unparsable_variables(error))) from None
     if unknown:
         raise SettingsError(_summarise(unknown))
     return settings
@@ -267,6 +278,25 @@ def _unknown_variables(environ: Mapping[str, str]) -> list[str]:
             problems.append(f"  {name}: unknown setting{_closest(upper, valid)} "
                             f"[from environment variable {name}]")
     return problems
+
+
+def _unparsable_variables(error: SourceParseError) -> list[str]:
+    """Variables of list settings (``SENTINEL_SOURCE__WELLS``) whose value is not JSON."""
+    problems = []
+    for name, value in sorted(os.environ.items()):
+        parts = name.upper().removeprefix(ENV_PREFIX).lower().split(ENV_DELIMITER)
+        if not name.upper().startswith(ENV_PREFIX) or f"{'.'.join(parts)}" not in setting_names():
+            continue
+        section = SentinelSettings.model_fields[parts[0]].annotation
+        field = getattr(section, "model_fields", {}).get(parts[1])
+        if field is None or getattr(field.annotation, "__origin__", None) is not tuple:
+            continue
+        try:
+            json.loads(value)
+        except ValueError:
+            problems.append(f"  {'.'.join(parts)}: not a JSON list (got {value!r}); write e.g. "
+                            f'["A1", "B2"] [from environment variable {name}]')
+    return problems or [f"  {error} [from the environment]"]
 
 
 def _summarise(lines: list[str]) -> str:
