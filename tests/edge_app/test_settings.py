@@ -210,3 +210,13 @@ def test_issue12_other_tools_variables_are_not_settings(monkeypatch):
     monkeypatch.setenv("SENTINEL_REAL_DATA", "elsewhere")
     monkeypatch.setenv("SENTINEL_NO_GPU_EXTRA", "1")
     assert load_settings() == SentinelSettings()
+
+
+def test_list_variable_that_is_not_json_names_the_variable(monkeypatch):
+    """Found by the settings fuzzer: pydantic-settings' own parse error named no variable."""
+    monkeypatch.setenv("SENTINEL_SOURCE__WELLS", "False")
+    with pytest.raises(SettingsError) as caught:
+        load_settings()
+    assert str(caught.value) == (
+        "invalid settings: source.wells: not a JSON list (got 'False'); write e.g. "
+        '["A1", "B2"] [from environment variable SENTINEL_SOURCE__WELLS]')
