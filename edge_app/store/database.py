@@ -23,6 +23,7 @@ from edge_app.core.frames import FrameFailure, FrameMeta
 from edge_app.core.results import Alert, AlertState, FrameResult
 from edge_app.store import rows
 from edge_app.store.migrations import apply_migrations
+from edge_app.store.reacquisitions import link_reacquisition
 
 log = logging.getLogger(__name__)
 
@@ -163,7 +164,10 @@ class Store:
             f"values ({', '.join('?' for _ in row)})",
             list(row.values()),
         )
-        return cursor.lastrowid if cursor.rowcount == 1 else None
+        if cursor.rowcount != 1 or cursor.lastrowid is None:
+            return None
+        link_reacquisition(self.db, cursor.lastrowid, row["uri"])  # same name, new content
+        return cursor.lastrowid
 
     def apply(self, entry: rows.Entry) -> int | None:
         """Write one entry (see :mod:`edge_app.store.rows`) in one transaction.

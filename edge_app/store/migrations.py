@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 
 from sqlite_utils import Database
 
+from edge_app.store.reacquisitions import add_supersedes_column
 from engines.morphometry import SHAPE_FEATURES
 
 
@@ -75,6 +76,7 @@ MIGRATIONS: tuple[tuple[str, Callable[[Database], None]], ...] = (
     ("0001_initial_schema", _initial_schema),
     ("0002_forecast_columns", _forecast_columns),
     ("0005_write_keys", _write_keys),
+    ("0006_reacquisitions", add_supersedes_column),
 )
 
 
