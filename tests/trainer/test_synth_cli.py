@@ -9,8 +9,8 @@ import cv2
 import pytest
 from typer.testing import CliRunner
 
-from trainer.synth.cli import app
 from edge_app.simulation.deviations import read_ground_truth
+from trainer.synth.cli import app
 from trainer.synth.montage import real_data_dir, real_images
 
 HEADER = (
@@ -81,3 +81,40 @@ def test_real_data_dir_can_be_overridden(tmp_path: Path, monkeypatch: pytest.Mon
     monkeypatch.delenv("SENTINEL_REAL_DATA")
     assert "SENTINEL_REAL_DATA" not in os.environ
     assert real_data_dir().parts[-3:] == ("shared", "data", "real")
+
+
+def test_plate_map_without_optics_columns_gets_the_default_microscope(tmp_path: Path) -> None:
+    plate = tmp_path / "plain.csv"
+    plate.write_text(
+        "well,cell_line,culture_medium,formation_method,seeding_density\n"
+        "A1,MCF10A,DMEMF12-BME,LiquidOverlay-ULA,2000\n"  # only IncucyteS3 images MCF10A in BME
+        "A2,Unknownline9,DMEMLG,LiquidOverlay-ULA,2000\n", encoding="utf-8")
+    result = CliRunner().invoke(app, ["plate", str(tmp_path / "run"), "--plate", str(plate),
+                                      "--rate", "0", "--hours", "0", "--width", "64",
+                                      "--deviations", "0"])
+    assert result.exit_code == 2 and "Unknownline9" in result.output
+    assert "Traceback" not in result.output and len(result.output.strip().splitlines()) <= 3
+    plate.write_text(
+        "well,cell_line,culture_medium,formation_method,seeding_density\n"
+        "A1,MCF10A,DMEMF12-BME,LiquidOverlay-ULA,2000\n"
+        "A2,HCT116,DMEMLG,LiquidOverlay-ULA,2000\n", encoding="utf-8")
+    result = CliRunner().invoke(app, ["plate", str(tmp_path / "run"), "--plate", str(plate),
+                                      "--rate", "0", "--hours", "0", "--width", "64",
+                                      "--deviations", "0"])
+    assert result.exit_code == 0, result.output
+    assert "wrote 2 frames" in result.output
+
+
+def test_default_microscope_follows_the_cell_line_and_medium() -> None:
+    from edge_app.simulation.vocab import Vocabulary
+    from trainer.synth.cli import DEFAULT_MICROSCOPE, default_microscope, with_optics
+
+    vocab = Vocabulary.default()
+    row = {"cell_line": "MCF10A", "culture_medium": "DMEMF12-BME",
+           "formation_method": "LiquidOverlay-ULA", "seeding_density": "2000"}
+    assert default_microscope(row, vocab) == "IncucyteS3"
+    assert with_optics(dict(row), vocab, "p.csv", "A1")["magnification"] == "10X"
+    assert default_microscope({"cell_line": "none"}, vocab) == DEFAULT_MICROSCOPE
+    with pytest.raises(ValueError, match="A1 has no culture_medium"):
+        with_optics({"cell_line": "MCF7", "formation_method": "HangingDrop",
+                     "seeding_density": "1000"}, vocab, "p.csv", "A1")

@@ -12,6 +12,11 @@ from edge_app.simulation.vocab import NAMED_LABELS, Vocabulary
 
 logger = logging.getLogger(__name__)
 
+#: The microscope of a plate map without a ``microscope`` column when none of SLiMIA's
+#: microscopes images the wells' cell line and medium (it images 4 lines and 3 media).
+DEFAULT_MICROSCOPE = "OperaPhenix"
+NEEDED = ("cell_line", "culture_medium", "formation_method", "seeding_density")
+
 app = typer.Typer(
     help="Synthetic spheroid images: atlas, plate simulator, contact sheets.", no_args_is_help=True
 )
@@ -48,6 +53,10 @@ def plate(
 ) -> None:
     """Image a plate map over time into OUT, with deviations recorded in ground_truth.csv.
 
+    A plate map without ``microscope`` / ``magnification`` columns is imaged with the
+    microscope SLiMIA pairs with each well's cell line and medium (else OperaPhenix) at its
+    first magnification.
+
     Example: sentinel synth plate out/run1 --plate plate.csv --deviations 0.05 --rate 5
     --format ndtiff --seed 1
     """
@@ -55,10 +64,15 @@ def plate(
     from edge_app.simulation.plate_sim import PlateSimulation, simulate_plate
 
     vocab = Vocabulary.default()
-    protocol = load_plate_protocol(
-        plate_map, vocabulary={label: vocab.names(label) for label in NAMED_LABELS}
-    )
-    wells = {well: dict(w.labels) for well, w in protocol.wells.items()}
+    try:
+        protocol = load_plate_protocol(
+            plate_map, vocabulary={label: vocab.names(label) for label in NAMED_LABELS}
+        )
+        wells = {well: with_optics(dict(w.labels), vocab, plate_map.name, well)
+                 for well, w in protocol.wells.items()}
+    except ValueError as exc:  # a plate map that cannot be imaged: say why, no traceback
+        typer.echo(f"Error: {exc}", err=True)
+        raise typer.Exit(2) from None
     sim = PlateSimulation(
         plate_id=protocol.plate_id,
         hours=tuple(float(h) for h in hours.split(",") if h.strip()),
@@ -77,6 +91,41 @@ def plate(
         f"wrote {len(result.uris)} frames, {len(result.deviations)} deviations "
         f"({result.ground_truth_csv})"
     )
+
+
+def default_microscope(labels: dict[str, str], vocab: Vocabulary) -> str:
+    """The microscope SLiMIA images this cell line, medium and method with (most of the
+    three in its label lists; the vocabulary's order breaks ties), else
+    :data:`DEFAULT_MICROSCOPE`."""
+    scores = {name: sum(labels.get(label) in effect.get(label, {})
+                        for label in ("cell_line", "culture_medium", "formation_method"))
+              for name, effect in vocab.data["microscope"].items()}
+    best = max(scores, key=lambda name: scores[name])
+    return best if scores[best] > 0 else DEFAULT_MICROSCOPE
+
+
+def with_optics(labels: dict[str, str], vocab: Vocabulary, source: str, well: str
+                ) -> dict[str, str]:
+    """A plate-map row with ``microscope`` and ``magnification`` filled in when missing.
+
+    The microscope: :func:`default_microscope`; the magnification: that microscope's first.
+
+    Raises:
+        ValueError: (one line) the row lacks a label the renderer cannot do without.
+    """
+    missing = [label for label in NEEDED if not labels.get(label)]
+    if missing:
+        raise ValueError(f"{source}: well {well} has no {', '.join(missing)}; sentinel synth "
+                         f"plate needs the columns {', '.join(NEEDED)} (microscope and "
+                         "magnification are optional)")
+    if not labels.get("microscope"):
+        labels["microscope"] = default_microscope(labels, vocab)
+        logger.info("%s %s: no microscope given; simulating %s", source, well,
+                    labels["microscope"])
+    if not labels.get("magnification"):
+        labels["magnification"] = next(iter(vocab.effect("microscope", labels["microscope"])
+                                            ["magnification"]))
+    return labels
 
 
 @app.command()
