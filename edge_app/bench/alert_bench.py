@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -153,4 +153,6 @@ def run_bench(config: AlertBenchConfig, workdir: Path, run_live: LiveRun
     from edge_app.bench.summary import summarise
 
     runs = [run_plate(config, seed, workdir, run_live) for seed in config.seeds]
-    return summarise([r.score for r in runs], separabilities(config, runs)), runs
+    summary = summarise([r.score for r in runs], separabilities(config, runs))
+    nominal = alert_settings(config, workdir).alerts.model_dump(mode="json")
+    return replace(summary, nominal=nominal), runs

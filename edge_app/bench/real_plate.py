@@ -21,6 +21,7 @@ from __future__ import annotations
 import csv
 import logging
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -156,4 +157,5 @@ def run_real_plate(root: Path, workdir: Path, run_live: Any, config: Any) -> tup
     db = workdir / "real" / "real.sqlite"
     run_live(alert_settings(config, folder, once=True), db, plate, quiet=True)
     score = score_database(db, truth, PLATE_ID, list(plate_map))
-    return summarise([score]), score
+    nominal = alert_settings(config, folder).alerts.model_dump(mode="json")
+    return replace(summarise([score]), nominal=nominal), score

@@ -187,7 +187,8 @@ def score_plate(
     alerts = read_alerts(store, plate_id)
     frames = read_frames(store, plate_id)
     by_well = {d.well: d for d in deviations if d.plate_id == plate_id}
-    outcomes, used = [], set()
+    outcomes: list[Outcome] = []
+    used: set[int] = set()
     for dev in by_well.values():
         hits = [a for a in alerts if catches(a, dev)]
         used.update(a.id for a in hits)

@@ -53,6 +53,9 @@ class Summary:
     latency_s: dict[str, float | None]
     notices: int
     deviations: tuple[dict[str, Any], ...] = field(default=())
+    notice_texts: tuple[str, ...] = field(default=())
+    #: The effective ``alerts`` settings of the run (the nominal error rate / budget).
+    nominal: dict[str, Any] = field(default_factory=dict)
 
     def recall(self, kind: str, subset: str = "all") -> float | None:
         """Recall of a deviation kind, or of ``protocol`` / ``quality`` as a whole."""
@@ -136,6 +139,7 @@ def summarise(
                    "max": latencies[-1] if latencies else None},
         notices=sum(len(p.notices) for p in plates),
         deviations=tuple(_deviation_row(o, separability) for o in outcomes),
+        notice_texts=tuple(dict.fromkeys(n for p in plates for n in p.notices))[:10],
     )
 
 
@@ -155,7 +159,12 @@ def _fmt(value: float | None, digits: int = 2) -> str:
 def markdown(summary: Summary) -> str:
     """The summary as Markdown tables (recall per kind, false alerts, label deviations)."""
     lines = [f"Plates: {summary.plates}, wells: {summary.wells} ({summary.clean_wells} clean), "
-             f"well-frames: {summary.well_frames}, plate notices: {summary.notices}", "",
+             f"well-frames: {summary.well_frames}, plate notices: {summary.notices}"]
+    if summary.nominal:
+        lines.append("Alert settings: " + ", ".join(f"{k}={v}" for k, v in
+                                                    sorted(summary.nominal.items())))
+    lines += [f"Notice: {text}" for text in summary.notice_texts]
+    lines += ["",
              "| deviation kind | subset | n | caught | recall | frames-to-alert (median) "
              "| latency s (median) |", "|---|---|---|---|---|---|---|"]
     for r in summary.kinds:

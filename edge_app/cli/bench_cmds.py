@@ -7,11 +7,15 @@ import contextlib
 import sys
 import tempfile
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from edge_app.cli import app, configure_logging, run_command
+
+if TYPE_CHECKING:
+    from edge_app.bench.alert_bench import AlertBenchConfig
+    from edge_app.bench.summary import Summary
 
 bench_app = typer.Typer(name="bench", add_completion=False, pretty_exceptions_enable=False)
 app.add_typer(bench_app, name="bench")
@@ -133,7 +137,7 @@ def alerts(
         raise typer.Exit(1)
 
 
-def _run(config: object, out: Path | None, real: Path | None) -> object:
+def _run(config: AlertBenchConfig, out: Path | None, real: Path | None) -> Summary:
     from edge_app.bench.alert_bench import run_bench
     from edge_app.cli.runs import run_live
 
@@ -143,11 +147,11 @@ def _run(config: object, out: Path | None, real: Path | None) -> object:
         if real is not None:
             from edge_app.bench.real_plate import run_real_plate
 
-            return run_real_plate(real, workdir, run_live, config)[0]
-        return run_bench(config, workdir, run_live)[0]  # type: ignore[arg-type]
+            return run_real_plate(real, workdir, run_live, config)[0]  # type: ignore[no-any-return]
+        return run_bench(config, workdir, run_live)[0]
 
 
-def _report(summary: object, json_out: bool) -> None:
+def _report(summary: Summary, json_out: bool) -> None:
     from edge_app.bench.summary import markdown
 
-    typer.echo(summary.to_json() if json_out else markdown(summary))  # type: ignore[attr-defined]
+    typer.echo(summary.to_json() if json_out else markdown(summary))
