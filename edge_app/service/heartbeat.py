@@ -53,17 +53,20 @@ def read_heartbeat(path: Path) -> dict[str, Any] | None:
     return beat if isinstance(beat, dict) and "written_at" in beat else None
 
 
-def source_state(source: Any) -> str:
-    """A source's own ``state`` when it has one, else finished / running."""
-    state = getattr(source, "state", None)
-    if callable(state):
-        state = state()
-    if state is not None:
-        return str(state)
+def source_state(source: Any) -> dict[str, Any]:
+    """``state`` (one line), ``alive`` and the latest ``error`` of a source: from its optional
+    ``health()`` (:class:`~edge_app.sources.base.SourceHealth`), else finished / running."""
     try:
-        return "finished" if source.wait(0) else "running"
+        health = getattr(source, "health", None)
+        if callable(health):
+            h = health()
+            return {"state": str(h.state), "alive": bool(h.alive), "error": h.error,
+                    "errors": int(h.errors)}
+        return {"state": "finished" if source.wait(0) else "running", "alive": True,
+                "error": None, "errors": 0}
     except Exception as exc:  # a broken source must not stop the heartbeat that reports it
-        return f"unknown ({type(exc).__name__}: {exc})"
+        return {"state": "unknown", "alive": False, "error": f"{type(exc).__name__}: {exc}",
+                "errors": 1}
 
 
 class HeartbeatWriter:
@@ -130,7 +133,7 @@ class HeartbeatWriter:
             "written_at": self.clock().isoformat(), "started_at": self.started_at.isoformat(),
             "interval_s": self.interval_s, "state": str(status.state),
             "source": {"name": self.pipeline.source.name,
-                       "state": source_state(self.pipeline.source), "seen": counts.seen,
+                       **source_state(self.pipeline.source), "seen": counts.seen,
                        "emitted": counts.emitted, "failed": counts.failed,
                        "skipped_known": counts.skipped_known},
             "queue_depth": status.queue_depth, "received": status.received,
@@ -190,10 +193,13 @@ def describe(beat: dict[str, Any], now: datetime) -> list[str]:
     where = f" ({frame['well']})" if frame.get("well") else ""
     last = (f"{frame.get('uri')}{where} {frame.get('outcome')}, {_ago(frame.get('at'), now)}"
             if frame else "none yet")
+    dead = "" if source.get("alive", True) else " THREAD DIED (restarted by the pipeline)"
+    error = f"; last error: {source['error']}" if source.get("error") else ""
     return [
         head,
-        f"  source: {source.get('name')} {source.get('state')}; seen {source.get('seen')}, "
-        f"emitted {source.get('emitted')}, failed {source.get('failed')}",
+        f"  source: {source.get('name')} {source.get('state')}{dead}; seen "
+        f"{source.get('seen')}, emitted {source.get('emitted')}, failed {source.get('failed')}"
+        f"{error}",
         f"  last frame: {last}",
         f"  last write: {_ago(beat.get('last_write_at'), now)}; store {beat.get('store')}"
         + (f", {beat.get('unwritten')} unwritten" if beat.get("unwritten") else ""),

@@ -61,6 +61,9 @@ def test_describe_live_stale_and_ended_runs():
     ended = describe(_beat(7200 * 3, state="stopped", last_frame=None, last_write_at=None), NOW)
     assert ended[0] == "no live run: the last run ended (stopped) 6.0 h ago"
     assert "last frame: none yet" in ended[2] and "last write: never" in ended[3]
+    dead = _beat(1)
+    dead["source"].update(alive=False, error="folder source checker died: OSError: EIO")
+    assert "THREAD DIED" in describe(dead, NOW)[1] and "checker died" in describe(dead, NOW)[1]
     locked = describe(_beat(1, store="database locked by another process for 20 s",
                             unwritten=4), NOW)
     assert "store database locked by another process for 20 s, 4 unwritten" in locked[3]
@@ -90,7 +93,8 @@ def test_a_live_run_keeps_its_heartbeat_fresh(tmp_path, monkeypatch, no_thread_l
     run_live(settings, db, None, stop_when=stop_when, quiet=True)
     assert len(seen) >= 2, "no running heartbeat with the 3 frames within 60 s"
     first, second = seen[0], seen[-1]
-    assert first["source"]["name"] == "folder" and first["source"]["state"] == "running"
+    assert first["source"]["name"] == "folder" and first["source"]["alive"] is True
+    assert first["source"]["state"] not in ("", "finished", "unknown")  # the source's own line
     assert first["last_frame"]["uri"].endswith("_s0_t24h.tif")
     assert first["last_frame"]["outcome"] == "stored" and first["last_write_at"]
     assert first["queue_depth"] == 0 and first["store"] == "ok"
