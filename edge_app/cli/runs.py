@@ -112,7 +112,9 @@ def watch(
     polling: Annotated[
         bool, typer.Option(help="Poll instead of OS events (network shares).")
     ] = False,
-    pattern: Annotated[str | None, typer.Option(help="File-name preset or regex.")] = None,
+    pattern: Annotated[str | None, typer.Option(
+        help="File-name preset or regex (default: the presets plate-well-site-time, then "
+             "slimia; the log and `sentinel status` say which matched).")] = None,
     once: Annotated[bool, typer.Option(help="Process what is there, then exit.")] = False,
     source: Annotated[str, typer.Option(
         help="folder | mm-virtual | pymmcore | pycromanager.")] = "folder",

@@ -55,7 +55,7 @@ class FolderSource:
         clock: Monotonic time source, injected for tests.
         give_up_s: How long a file that may recover (incomplete, locked, replaced while
             read) is retried before it is recorded as failed.
-        reader: Reads one image file (``read_image``); tests inject faults here.
+        reader: Reads one image file (default ``read_image``); tests inject faults here.
     """
 
     name = "folder"
@@ -73,14 +73,15 @@ class FolderSource:
         is_known: KnownCheck | None = None,
         clock: Callable[[], float] = time.monotonic,
         give_up_s: float | None = None,
-        reader: ImageReader = read_image,
+        reader: ImageReader | None = None,
     ) -> None:
         self.root = Path(root).resolve()
         if not self.root.is_dir():
             raise NotADirectoryError(f"folder source root {self.root} is not a directory")
         self._names: NameParser = (get_name_pattern(name_pattern) if name_pattern
                                    else AutoNamePattern())
-        self._once, self._is_known, self._clock, self._reader = once, is_known, clock, reader
+        self._once, self._is_known, self._clock = once, is_known, clock
+        self._reader: ImageReader = reader if reader is not None else read_image
         opts = wait_options(settle_s, rescan_s, give_up_s, once)
         self._settle, self._rescan, self._give_up = opts.settle, opts.rescan, opts.give_up
         self._cond = threading.Condition()
