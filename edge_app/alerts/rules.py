@@ -64,13 +64,14 @@ class QualityRule:
         )
 
 
-def _protocol(heads: Any = None, persist: int = 2, **_: Any) -> AlertRule | None:
-    from edge_app.alerts.verdicts import ProtocolVerdictRule
+def _protocol(plate: Any = None, calibration: Any = None, fdr: float = 0.05,
+              error_rate: float = 0.01, **_: Any) -> AlertRule | None:
+    from edge_app.alerts.protocol import ProtocolEvidenceRule
 
-    if not heads:
-        log.warning("protocol verdicts are off: no IPP engine is loaded")
-        return None
-    return ProtocolVerdictRule(heads=heads, persist=persist)
+    if calibration is None:
+        log.info("protocol alerts: no IPP calibration scores; replicate evidence only")
+    return ProtocolEvidenceRule(plate=plate, calibration=calibration, fdr=fdr,
+                                error_rate=error_rate)
 
 
 def _growth(**_: Any) -> AlertRule:
@@ -89,8 +90,9 @@ RULES: dict[str, Callable[..., AlertRule | None]] = {
 def create_rules(names: list[str] | tuple[str, ...], **context: Any) -> list[AlertRule]:
     """Instantiate rules by name; an unknown name raises listing the valid ones.
 
-    ``context`` carries what some rules need (``heads`` of the IPP engine, ``persist``); a
-    rule whose engine is absent is left out with a logged reason.
+    ``context`` carries what some rules need (the ``plate`` map, the IPP engine's
+    ``calibration``, ``fdr`` and ``error_rate``); a rule that cannot work without something
+    absent is left out with a logged reason.
     """
     unknown = [n for n in names if n not in RULES]
     if unknown:

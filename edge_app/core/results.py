@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
 from edge_app.core.frames import FrameMeta
 from engines.morphometry import ShapeDescriptors
@@ -66,6 +67,12 @@ class FrameResult:
     timings_ms: dict[str, float] = field(default_factory=dict)
     predictions: dict[str, dict[str, float]] | None = None
     forecast: Forecast | None = None
+    #: Intensity statistics of the object (``edge_app.alerts.features.appearance``).
+    appearance: dict[str, float] | None = None
+    #: The IPP engine's embedding of the frame, and its out-of-distribution score / verdict.
+    embedding: tuple[float, ...] | None = None
+    ood_score: float | None = None
+    in_domain: bool | None = None
 
     @property
     def usable(self) -> bool:
@@ -88,3 +95,5 @@ class Alert:
     expected: str | None = None
     observed: str | None = None
     state: AlertState = AlertState.OPEN
+    #: What the alert rests on (JSON-able; see ``edge_app.alerts.messages``), or ``None``.
+    evidence: dict[str, Any] | None = field(default=None, compare=False, hash=False)

@@ -13,6 +13,8 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from edge_app.alerts.conformal import IPPFrameOutput, run_ipp
+from edge_app.alerts.features import appearance
 from edge_app.core.frames import Frame
 from edge_app.core.results import FrameResult, Quality
 from edge_app.pipeline.forecasting import WellHistory
@@ -112,23 +114,26 @@ class FrameAnalyser:
                                           strict=True)]
 
     def _predict(self, frames: Sequence[Frame], shapes: list[ShapeDescriptors | None],
-                 qualities: list[tuple[Quality, ...]]
-                 ) -> list[dict[str, dict[str, float]] | None]:
-        """IPP on the usable frames only (verdicts ignore the others; empty wells cost 0)."""
-        out: list[dict[str, dict[str, float]] | None] = [None] * len(frames)
+                 qualities: list[tuple[Quality, ...]]) -> list[IPPFrameOutput | None]:
+        """IPP on the usable frames only (verdicts ignore the others; empty wells cost 0):
+        probabilities, and the embedding and OOD score when the engine exports them."""
+        out: list[IPPFrameOutput | None] = [None] * len(frames)
         usable = [i for i, q in enumerate(qualities) if q == (Quality.OK,)]
         if self.ipp is None or not usable:
             return out
-        heads = self.ipp.predict_batch([frames[i].pixels for i in usable],
-                                       [shapes[i] for i in usable])
+        heads = run_ipp(self.ipp, [frames[i].pixels for i in usable],
+                        [shapes[i] for i in usable])
         for i, prediction in zip(usable, heads, strict=True):
             out[i] = prediction
         return out
 
     def _result(self, frame: Frame, seg: Any, shape: ShapeDescriptors | None,
-                quality: tuple[Quality, ...], predictions: Any, plate: Any | None,
+                quality: tuple[Quality, ...], ipp: IPPFrameOutput | None, plate: Any | None,
                 shared: dict[str, float]) -> FrameResult:
         timings = dict(shared)
+        started = time.perf_counter()
+        stats = appearance(frame.pixels, seg.mask) if seg.found else None
+        timings["appearance"] = (time.perf_counter() - started) * 1e3
         if "read_ms" in frame.meta.extra:
             timings["read"] = float(frame.meta.extra["read_ms"])
         hours = self._hours(frame, plate)
@@ -148,7 +153,9 @@ class FrameAnalyser:
             height=int(frame.pixels.shape[0]), dtype=str(frame.pixels.dtype), shape=shape,
             quality=quality, focus=float(seg.focus), n_objects=int(seg.n_objects),
             segmenter=self.segmenter.name, hours=hours, processed_at=self.clock(),
-            timings_ms=timings, predictions=predictions, forecast=forecast,
+            timings_ms=timings, predictions=ipp.probabilities if ipp else None,
+            forecast=forecast, appearance=stats, embedding=ipp.embedding if ipp else None,
+            ood_score=ipp.ood_score if ipp else None, in_domain=ipp.in_domain if ipp else None,
         )
 
     @staticmethod

@@ -127,13 +127,16 @@ def _engine_segmenter(settings: SentinelSettings) -> Segmenter:
 
 
 def _auto_segmenter(settings: SentinelSettings) -> Segmenter:
-    """The installed segmentation engine when there is one, else the classical fallback."""
+    """The segmentation engine when its bundle's real-image check does not favour the
+    classical segmenter (:func:`engines.realdata.auto_segmenter_choice`), else classical."""
     from engines.bundle import default_bundle
+    from engines.realdata import auto_segmenter_choice
 
-    if settings.segmentation.bundle is not None or default_bundle("segmentation") is not None:
-        return _engine_segmenter(settings)
-    log.info("segmentation: no engine bundle installed; using the classical fallback")
-    return _classical(settings)
+    bundle = settings.segmentation.bundle or default_bundle("segmentation")
+    choice, why = auto_segmenter_choice(bundle)
+    log.info("segmentation (auto): %s (%s)", "engine " + str(bundle) if choice == "engine"
+             else "classical segmenter", why)
+    return _engine_segmenter(settings) if choice == "engine" else _classical(settings)
 
 
 SEGMENTERS: dict[str, Callable[[SentinelSettings], Segmenter]] = {
@@ -176,22 +179,11 @@ def load_plate(settings: SentinelSettings, ipp: Any | None) -> Any | None:
                                vocabulary=ipp_vocabulary(ipp))
 
 
-def _heads(ipp: Any, error_rate: float) -> dict[str, Any] | None:
-    """Per-head classes and conformal threshold at ``error_rate`` for the protocol verdicts."""
-    from edge_app.alerts.verdicts import HeadCalibration
+def _calibration(ipp: Any) -> Any | None:
+    """The IPP engine's per-class calibration scores for absolute evidence (``None``: none)."""
+    from edge_app.alerts.conformal import IPPCalibration
 
-    if ipp is None:
-        return None
-    conformal = ipp.bundle.manifest.calibration.conformal
-    heads = {}
-    for head in ipp.bundle.manifest.output.heads:
-        table = conformal.get(head.name, {})
-        if not table:
-            log.warning("IPP head %s has no conformal threshold; no verdicts on it", head.name)
-            continue
-        rate = min(table, key=lambda r: abs(float(r) - error_rate))
-        heads[head.name] = HeadCalibration(tuple(head.labels), float(table[rate]), head.ordinal)
-    return heads
+    return IPPCalibration.from_engine(ipp)
 
 
 def _pick(registry: dict[str, Any], name: str, what: str) -> Any:
@@ -220,8 +212,9 @@ def build_pipeline(
         factory = _pick(SOURCES, settings.source.kind, "source")
         source = factory(settings, writer.reader_is_known, plate)
     forecaster = _task_engine(settings, "nextframe", settings.engines.forecast)
-    rules = create_rules(settings.alerts.rules, heads=_heads(ipp, settings.alerts.error_rate),
-                         persist=settings.alerts.persist_frames)
+    rules = create_rules(settings.alerts.rules, plate=plate, calibration=_calibration(ipp),
+                         fdr=settings.alerts.false_discovery_rate,
+                         error_rate=settings.alerts.error_rate)
     log.info("pipeline: source=%s segmenter=%s ipp=%s forecast=%s rules=%s", source.name,
              segmenter.name, getattr(ipp, "name", None), getattr(forecaster, "name", None),
              [r.name for r in rules])

@@ -72,9 +72,15 @@ def _write_keys(db: Database) -> None:
     db.table("write_keys").create({"key": str, "written_at": float}, pk="key")
 
 
+def _alert_evidence(db: Database) -> None:
+    """``alerts.evidence``: JSON of what a protocol alert rests on (edge_app.alerts.messages)."""
+    db.table("alerts").add_column("evidence", str)
+
+
 MIGRATIONS: tuple[tuple[str, Callable[[Database], None]], ...] = (
     ("0001_initial_schema", _initial_schema),
     ("0002_forecast_columns", _forecast_columns),
+    ("0004_alert_evidence", _alert_evidence),
     ("0005_write_keys", _write_keys),
     ("0006_reacquisitions", add_supersedes_column),
 )

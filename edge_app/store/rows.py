@@ -91,6 +91,7 @@ def alert_row(alert: Alert) -> dict[str, Any]:
         "observed": alert.observed, "message": alert.message,
         "raised_at": alert.raised_at.isoformat(), "state": alert.state.value,
         "updated_at": alert.raised_at.isoformat(),
+        "evidence": None if alert.evidence is None else json.dumps(alert.evidence),
     }
 
 

@@ -77,7 +77,9 @@ def test_stages_can_be_switched_off(tmp_path, bundles):
     pipeline = build_pipeline(_settings(bundles, ipp="off", forecast="off"), writer,
                               source=ReplaySource([]))
     assert pipeline.analyser.ipp is None and pipeline.analyser.history.forecaster is None
-    assert [r.name for r in pipeline.rules] == ["quality", "growth"]
+    # protocol alerts stay on without an IPP engine: replicate evidence needs none
+    assert [r.name for r in pipeline.rules] == ["quality", "protocol", "growth"]
+    assert pipeline.rules[1].calibration is None
     writer.close()
 
 

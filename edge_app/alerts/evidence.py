@@ -1,0 +1,217 @@
+"""One plate's evidence: frame vectors per time point, p-values, and e-values per hypothesis.
+
+A hypothesis is a (well, label): "the well holds the plate map's value". Its e-value is the
+equal-weight average of the sources that have evidence:
+
+- replicate: the average over the well's time points of the calibrated replicate p-value of
+  that time point (sites are averaged into the well's vector first);
+- IPP: the average over the well's usable, in-domain frames of the calibrated Mondrian p-value,
+  when the plate is in the engine's domain and the (label, value) group is not under a
+  systematic-disagreement notice.
+
+A well's e-value is the average over its labels' e-values: an e-value for "every label of the
+well is right", which is what e-BH runs on. Only what a new frame changes is recomputed: its
+time point's replicate scores and the wells whose inputs moved.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from edge_app.alerts.evalues import calibrate, combine_sources
+from edge_app.alerts.messages import FrameEvidence
+from edge_app.alerts.replicate import PlateDesign, ReplicateEvidence, ReplicateScorer, SlotScores
+
+Key = tuple[str, str]
+
+
+@dataclass
+class FrameRecord:
+    """A usable frame of a well as the evidence remembers it."""
+
+    uri: str
+    slot: int
+    p_ipp: dict[str, float] = field(default_factory=dict)
+    top: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class _WellSlot:
+    """A well's frames at one time point: per-site vectors (and embeddings) and their mean."""
+
+    sites: dict[int, tuple[np.ndarray, np.ndarray | None]] = field(default_factory=dict)
+    mean: np.ndarray | None = None
+    embedding: np.ndarray | None = None
+
+    def add(self, site: int, vector: np.ndarray, embedding: np.ndarray | None) -> None:
+        self.sites[site] = (vector, embedding)
+        vectors = [v for v, _ in self.sites.values()]
+        self.mean = np.mean(vectors, axis=0) if len({len(v) for v in vectors}) == 1 else vector
+        embeds = [e for _, e in self.sites.values()]
+        same = all(e is not None for e in embeds) and len({len(e) for e in embeds}) == 1
+        self.embedding = np.mean(embeds, axis=0) if same else None  # type: ignore[arg-type]
+
+
+class PlateEvidence:
+    """Evidence of one plate; ``ipp_ok(label, value)`` says whether absolute evidence counts."""
+
+    def __init__(self, scorer: ReplicateScorer, kappa: float,
+                 ipp_ok: Callable[[str, str], bool]) -> None:
+        self.scorer, self.kappa, self.ipp_ok = scorer, kappa, ipp_ok
+        self.labels_of: dict[str, dict[str, str]] = {}
+        self.slots: dict[int, dict[str, _WellSlot]] = {}
+        self.frames: dict[str, list[FrameRecord]] = {}
+        self.scores: dict[int, SlotScores] = {}
+        self.rep_e: dict[Key, dict[int, float]] = {}
+        self.quality_wells: set[str] = set()
+        self._design: PlateDesign | None = None
+        self._sizes: dict[tuple[str, str], int] | None = None
+        self._ipp_cache: dict[Key, float | None] = {}
+
+    # --- input --------------------------------------------------------------------------
+    def register(self, well: str, labels: Mapping[str, str]) -> None:
+        wanted = {k: str(v) for k, v in labels.items() if k in self.scorer.labels and v != ""}
+        if self.labels_of.get(well) != wanted:
+            self.labels_of[well] = wanted
+            self._design, self._sizes = None, None
+
+    @property
+    def design(self) -> PlateDesign:
+        if self._design is None:
+            self._design = self.scorer.design(self.labels_of)
+        return self._design
+
+    def flag_quality(self, well: str) -> set[str]:
+        """A frame of ``well`` was unfit: the well leaves the comparisons (it has its own
+        quality alert) and the time points it was in are rescored without it."""
+        if well in self.quality_wells:
+            return set()
+        self.quality_wells.add(well)
+        changed = {well}
+        for slot, table in self.slots.items():
+            if well in table:
+                changed |= self._rescore(slot)
+        return changed
+
+    def add_frame(self, well: str, site: int, record: FrameRecord, vector: np.ndarray | None,
+                  embedding: np.ndarray | None) -> set[str]:
+        """Remember a frame; rescore its time point; return the wells whose evidence moved."""
+        self.frames.setdefault(well, []).append(record)
+        for label in record.p_ipp:
+            self._ipp_cache.pop((well, label), None)
+        changed = {well}
+        if vector is not None:
+            self.slots.setdefault(record.slot, {}).setdefault(well, _WellSlot()).add(
+                site, vector, embedding)
+            changed |= self._rescore(record.slot)
+        return changed
+
+    def forget_ipp(self, keys: Iterable[Key]) -> None:
+        """The engine's evidence for these hypotheses changed status (muted, or usable)."""
+        for key in keys:
+            self._ipp_cache.pop(key, None)
+
+    def _rescore(self, slot: int) -> set[str]:
+        design = self.design
+        index = {w: i for i, w in enumerate(design.wells)}
+        table = self.slots[slot]
+        wells = [w for w, ws in table.items()
+                 if w in index and w not in self.quality_wells and ws.mean is not None]
+        if wells:
+            sizes = {len(table[w].mean) for w in wells}  # type: ignore[arg-type]
+            wells = [w for w in wells if len(table[w].mean) == max(sizes)]  # type: ignore[arg-type]
+        old = self.scores.pop(slot, None)
+        stale = set(old.keys) if old is not None else set()
+        scores = None
+        if wells:
+            x = np.stack([table[w].mean for w in wells])  # type: ignore[misc]
+            embeds = [table[w].embedding for w in wells]
+            e = np.stack(embeds) if all(v is not None for v in embeds) and len(
+                {len(v) for v in embeds}) == 1 else None  # type: ignore[arg-type]
+            present = np.asarray([index[w] for w in wells], np.int64)
+            scores = self.scorer.score(design, present, x, e)
+        fresh: set[Key] = set()
+        if scores is not None:
+            self.scores[slot] = scores
+            es = self.kappa * np.clip(scores.p, 1e-12, 1.0) ** (self.kappa - 1.0)
+            for key, e_value in zip(scores.keys, es.tolist(), strict=True):
+                self.rep_e.setdefault(key, {})[slot] = e_value
+            fresh = set(scores.keys)
+        for key in stale - fresh:
+            self.rep_e.get(key, {}).pop(slot, None)
+        return {w for w, _ in stale | fresh}
+
+    # --- output -------------------------------------------------------------------------
+    def e_value(self, key: Key) -> float | None:
+        """The (well, label) hypothesis' e-value: sources averaged (``None``: no evidence)."""
+        if key[0] in self.quality_wells:
+            return None
+        slots = self.rep_e.get(key)
+        rep = sum(slots.values()) / len(slots) if slots else None
+        return combine_sources([rep, self._ipp_e(key)])
+
+    def well_e_value(self, well: str) -> tuple[float | None, dict[str, float]]:
+        """The well's e-value (average over its labels with evidence) and each label's."""
+        per_label = {label: e for label in self.labels_of.get(well, {})
+                     if (e := self.e_value((well, label))) is not None}
+        if not per_label:
+            return None, {}
+        return sum(per_label.values()) / len(per_label), per_label
+
+    def _ipp_ps(self, key: Key) -> list[tuple[FrameRecord, float]]:
+        well, label = key
+        found = [(f, f.p_ipp[label]) for f in self.frames.get(well, ()) if label in f.p_ipp]
+        value = self.labels_of.get(well, {}).get(label)
+        if not found or value is None or not self.ipp_ok(label, value):
+            return []
+        return found
+
+    def _ipp_e(self, key: Key) -> float | None:
+        if key not in self._ipp_cache:
+            es = [calibrate(p, self.kappa) for _, p in self._ipp_ps(key)]
+            self._ipp_cache[key] = sum(es) / len(es) if es else None
+        return self._ipp_cache[key]
+
+    def replicate_at(self, key: Key, slot: int) -> ReplicateEvidence | None:
+        scores = self.scores.get(slot)
+        if scores is None or key not in scores.keys:
+            return None
+        return scores.evidence(scores.keys.index(key))
+
+    def sources(self, key: Key) -> list[str]:
+        out = ["replicate"] if self.rep_e.get(key) else []
+        return out + (["ipp"] if self._ipp_e(key) is not None else [])
+
+    def frame_evidence(self, key: Key) -> list[FrameEvidence]:
+        """Per frame: its time point's replicate p, its own IPP p, and their averaged e."""
+        well = key[0]
+        ipp = {id(f): p for f, p in self._ipp_ps(key)}
+        out = []
+        for frame in self.frames.get(well, ()):
+            rep = self.replicate_at(key, frame.slot)
+            p_rep = rep.p if rep is not None else None
+            p_ipp = ipp.get(id(frame))
+            es = [calibrate(p, self.kappa) for p in (p_rep, p_ipp) if p is not None]
+            if es:
+                out.append(FrameEvidence(frame.uri, p_rep, p_ipp, sum(es) / len(es)))
+        return out
+
+    def strongest(self, key: Key) -> ReplicateEvidence | None:
+        """The time point whose replicate evidence is strongest (for the message)."""
+        found = [ev for slot in self.scores if (ev := self.replicate_at(key, slot)) is not None]
+        return min(found, key=lambda ev: ev.p) if found else None
+
+    def keys_of_group(self, label: str, value: str) -> list[Key]:
+        return [(w, label) for w, labels in self.labels_of.items() if labels.get(label) == value]
+
+    def group_size(self, label: str, value: str) -> int:
+        if self._sizes is None:
+            sizes: dict[tuple[str, str], int] = {}
+            for labels in self.labels_of.values():
+                for item in labels.items():
+                    sizes[item] = sizes.get(item, 0) + 1
+            self._sizes = sizes
+        return self._sizes.get((label, value), 0)

@@ -1,0 +1,102 @@
+"""What a frame looks like, as numbers the replicate evidence can compare across wells.
+
+Two parts, both cheap: intensity statistics computed once per frame by the analyser
+(:func:`appearance`, on a strided view of the frame at the mask's resolution) and a vector
+assembled from a :class:`~edge_app.core.results.FrameResult` (:func:`frame_vector`): log
+sizes and shape ratios from the nine descriptors, the intensity statistics and, when the IPP
+engine exports one, its embedding. The values are plate-normalised later (median / MAD per
+column over the plate's wells), so units and offsets do not matter; only their spread does.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+#: Names of :func:`appearance`'s statistics, in vector order.
+APPEARANCE_FEATURES = ("contrast", "inner_cv", "edge_ratio", "texture", "dark_fraction")
+#: Shape descriptors used (log of the lengths and area; ratios as they are).
+_LOG_SHAPE = ("area", "perimeter", "major_axis", "minor_axis")
+_RATIO_SHAPE = ("eccentricity", "solidity", "extent", "circularity")
+
+
+def _plane_at_mask(pixels: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """The frame sampled on the mask's grid (a strided view when the sizes divide)."""
+    plane = np.asarray(pixels)
+    if plane.ndim == 3:
+        plane = plane.mean(axis=-1)
+    (h, w), (mh, mw) = plane.shape[:2], mask.shape
+    if h % mh == 0 and w % mw == 0:
+        return plane[:: h // mh, :: w // mw].astype(np.float32, copy=False)
+    rows = np.minimum((np.arange(mh) * h) // mh, h - 1)
+    cols = np.minimum((np.arange(mw) * w) // mw, w - 1)
+    return plane[np.ix_(rows, cols)].astype(np.float32, copy=False)
+
+
+def appearance(pixels: np.ndarray, mask: np.ndarray | None) -> dict[str, float] | None:
+    """Intensity statistics of the object in ``mask`` relative to the background.
+
+    ``contrast`` (1 - inside / background median), ``inner_cv`` (spread inside), ``edge_ratio``
+    (the rim's mean over the core's), ``texture`` (mean absolute difference of neighbours
+    inside, over the background level) and ``dark_fraction`` (share of the object darker than
+    half the background). ``None`` without an object.
+    """
+    if mask is None:
+        return None
+    mask = np.asarray(mask, bool)
+    if mask.sum() < 16 or mask.all():
+        return None
+    view = _plane_at_mask(pixels, mask)
+    inside, outside = view[mask], view[~mask]
+    background = float(np.median(outside))
+    scale = abs(background) if abs(background) > 1e-6 else 1.0
+    inner_mean = float(inside.mean())
+    core = mask.copy()
+    core[1:-1, 1:-1] = mask[1:-1, 1:-1] & mask[:-2, 1:-1] & mask[2:, 1:-1] & mask[1:-1, :-2] \
+        & mask[1:-1, 2:]
+    rim = mask & ~core
+    core_mean = float(view[core].mean()) if core.any() else inner_mean
+    rim_mean = float(view[rim].mean()) if rim.any() else inner_mean
+    horizontal = np.abs(np.diff(view, axis=1))[mask[:, 1:] & mask[:, :-1]]
+    return {
+        "contrast": 1.0 - inner_mean / scale,
+        "inner_cv": float(inside.std()) / max(abs(inner_mean), 1e-6),
+        "edge_ratio": rim_mean / core_mean if abs(core_mean) > 1e-6 else 1.0,
+        "texture": float(horizontal.mean()) / scale if horizontal.size else 0.0,
+        "dark_fraction": float((inside < 0.5 * background).mean()),
+    }
+
+
+def _log(value: float) -> float:
+    return math.log(max(float(value), 1e-6))
+
+
+def frame_vector(result: Any) -> np.ndarray | None:
+    """The frame's hand-made comparison vector (``None`` when it has no shape).
+
+    Shape (log lengths + ratios), focus, and the intensity statistics when the analyser
+    computed them. The IPP embedding is kept apart (:func:`frame_embedding`): it is wide and
+    is reduced on the plate before it joins these.
+    """
+    shape = getattr(result, "shape", None)
+    if shape is None:
+        return None
+    values = [_log(getattr(shape, name)) for name in _LOG_SHAPE]
+    values += [float(getattr(shape, name)) for name in _RATIO_SHAPE]
+    values.append(float(getattr(result, "focus", 0.0)))
+    stats = getattr(result, "appearance", None)
+    if stats:
+        values += [float(stats.get(name, 0.0)) for name in APPEARANCE_FEATURES]
+    vector = np.asarray(values, np.float64)
+    return vector if np.all(np.isfinite(vector)) else None
+
+
+def frame_embedding(result: Any) -> np.ndarray | None:
+    """The IPP engine's embedding of the frame, when it exported one."""
+    embedding = getattr(result, "embedding", None)
+    if embedding is None or not len(embedding):
+        return None
+    vector = np.asarray(embedding, np.float64).ravel()
+    return vector if np.all(np.isfinite(vector)) else None

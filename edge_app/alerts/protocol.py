@@ -1,0 +1,214 @@
+"""``ProtocolEvidenceRule``: "this well is not what the plate map says", with a false-alarm budget.
+
+Per usable frame it gathers two kinds of evidence for every (well, label) hypothesis:
+replicate evidence (:mod:`edge_app.alerts.replicate`: the well against its own replicate
+group and the plate's other groups, at the same time point) and absolute evidence (the IPP
+engine's Mondrian p-value of the plate-map value, :mod:`edge_app.alerts.conformal`), turns
+p-values into e-values with a calibrator, averages them over the well's frames and the two
+sources (:mod:`edge_app.alerts.evalues`), and alerts on the hypotheses e-BH rejects across
+the plate's wells x labels at ``fdr`` (:mod:`edge_app.alerts.ebh`). An alert is raised once
+per well and plate, by the frame that completes its evidence (which may be another well's
+frame: a replicate comparison needs the group's wells), naming the label that explains it best.
+
+What the guarantee rests on (see docs/alerting.md): (1) replicate p-values are valid when a
+well's vector is its condition's mean plus roughly Gaussian noise with the pooled covariance and
+most wells of each group are labelled right; (2) IPP p-values are valid for in-domain frames
+exchangeable with the bundle's calibration frames of that class (out-of-domain plates and
+conditions the engine systematically disagrees with are muted, with a notice); (3) averaging
+e-values is valid under any dependence between frames and sources, and e-BH controls the
+false-discovery rate under any dependence between hypotheses; (4) the hypotheses are looked at
+after every frame: the guarantee is exact for one look (e.g. the end of the plate); repeated
+looks while evidence accumulates can exceed it somewhat, which the clean-plate benchmark
+measures.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from edge_app.alerts.conformal import IPPCalibration
+from edge_app.alerts.ebh import EBHState
+from edge_app.alerts.evalues import DEFAULT_KAPPA
+from edge_app.alerts.evidence import FrameRecord, Key, PlateEvidence
+from edge_app.alerts.features import frame_embedding, frame_vector
+from edge_app.alerts.messages import evidence_dict, protocol_message
+from edge_app.alerts.notices import OOD_MESSAGE, ConditionMonitor, DomainMonitor, notice
+from edge_app.alerts.ordinal import ALERT_LABELS, ATTRIBUTION_ORDER, OrdinalTolerance
+from edge_app.alerts.replicate import ReplicateScorer, slot_key
+from edge_app.core.results import Alert, FrameResult, Quality, Severity
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class _PlateState:
+    evidence: PlateEvidence
+    ebh: EBHState
+    domain: DomainMonitor
+    conditions: ConditionMonitor
+    alerted: set[object] = field(default_factory=set)
+    everything_changed: bool = False
+
+    def ipp_ok(self, label: str, value: str) -> bool:
+        """Whether the engine's absolute evidence counts for this (label, value) group."""
+        size = self.evidence.group_size(label, value)
+        return not self.domain.muted and self.conditions.usable(label, value, size)
+
+
+@dataclass
+class ProtocolEvidenceRule:
+    """Protocol alerts from replicate + IPP evidence, e-values and e-BH (see module doc)."""
+
+    plate: Any | None = None
+    calibration: IPPCalibration | None = None
+    fdr: float = 0.05
+    error_rate: float = 0.01
+    kappa: float = DEFAULT_KAPPA
+    labels: Sequence[str] = ALERT_LABELS
+    tolerance: OrdinalTolerance = field(default_factory=OrdinalTolerance)
+    name: str = "protocol"
+
+    def __post_init__(self) -> None:
+        if not 0.0 < self.fdr < 1.0:
+            raise ValueError(f"false_discovery_rate must be in (0, 1), got {self.fdr}")
+        self.labels = tuple(self.labels)
+        self._plates: dict[str | None, _PlateState] = {}
+        self._lock = threading.Lock()
+
+    def evaluate(self, result: FrameResult, expected: Any, now: datetime) -> list[Alert]:
+        well = result.meta.well
+        if expected is None or well is None:
+            return []
+        with self._lock:
+            state = self._state(result.meta.plate_id)
+            state.evidence.register(well, expected.labels)
+            if not result.usable:
+                if result.shape is None and Quality.NO_SPHEROID in result.quality:
+                    return []  # an empty field alone says nothing about the seeded cells
+                changed = state.evidence.flag_quality(well)
+                return self._decide(state, changed, [], result, now)
+            alerts = self._absolute(state, result, well, now)
+            changed, systematic = self._add(state, result, well)
+            return alerts + self._decide(state, changed, systematic, result, now)
+
+    # --- state --------------------------------------------------------------------------
+    def _state(self, plate_id: str | None) -> _PlateState:
+        state = self._plates.get(plate_id)
+        if state is None:
+            scorer = ReplicateScorer(self.labels, density_fold=self.tolerance.density_fold)
+            evidence = PlateEvidence(scorer, self.kappa, lambda label, value: False)
+            state = _PlateState(evidence, EBHState(self.fdr), DomainMonitor(),
+                                ConditionMonitor(error_rate=self.error_rate))
+            evidence.ipp_ok = state.ipp_ok
+            self._plates[plate_id] = state
+            if self.plate is not None:  # the pipeline's plate map: every group known up front
+                for name, protocol in self.plate.wells.items():
+                    evidence.register(name, protocol.labels)
+        return state
+
+    # --- absolute evidence --------------------------------------------------------------
+    def _absolute(self, state: _PlateState, result: FrameResult, well: str,
+                  now: datetime) -> list[Alert]:
+        alerts = []
+        in_domain = getattr(result, "in_domain", None)
+        if state.domain.observe(in_domain):
+            log.warning("plate %s: %s", result.meta.plate_id, OOD_MESSAGE)
+            alerts.append(notice(result.meta.plate_id, result.meta.uri, now, OOD_MESSAGE,
+                                 "ipp_domain", observed="out of domain"))
+            state.everything_changed = True
+        return alerts
+
+    def _ipp_ps(self, state: _PlateState, result: FrameResult, well: str
+                ) -> tuple[dict[str, float], dict[str, str]]:
+        probs = result.predictions
+        if self.calibration is None or not probs or getattr(result, "in_domain", None) is False:
+            return {}, {}
+        ps, tops = {}, {}
+        for label, value in state.evidence.labels_of.get(well, {}).items():
+            head = probs.get(label)
+            p = self.calibration.p_value(label, value, head) if head else None
+            if p is not None and head:
+                ps[label] = p
+                tops[label] = max(head, key=head.__getitem__)
+        return ps, tops
+
+    # --- accumulate and decide ----------------------------------------------------------
+    def _add(self, state: _PlateState, result: FrameResult, well: str
+             ) -> tuple[set[str], list[tuple[str, str]]]:
+        ps, tops = self._ipp_ps(state, result, well)
+        slot = slot_key(result.meta.timepoint_index, result.hours)
+        record = FrameRecord(result.meta.uri, slot, ps, tops)
+        changed = state.evidence.add_frame(well, result.meta.site, record,
+                                           frame_vector(result), frame_embedding(result))
+        systematic = []
+        for label, p in ps.items():
+            value = state.evidence.labels_of[well][label]
+            was_usable = state.ipp_ok(label, value)
+            if state.conditions.observe(label, value, well, p, tops[label]):
+                systematic.append((label, value))
+            if was_usable != state.ipp_ok(label, value):
+                keys = state.evidence.keys_of_group(label, value)
+                state.evidence.forget_ipp(keys)
+                changed |= {w for w, _ in keys}
+        if state.everything_changed:
+            keys = [(w, lab) for w, labels in state.evidence.labels_of.items() for lab in labels]
+            state.evidence.forget_ipp(keys)
+            changed |= set(state.evidence.labels_of)
+            state.everything_changed = False
+        return changed, systematic
+
+    def _decide(self, state: _PlateState, changed: set[str],
+                systematic: list[tuple[str, str]], result: FrameResult,
+                now: datetime) -> list[Alert]:
+        alerts = [notice(result.meta.plate_id, result.meta.uri, now,
+                         state.conditions.message(label, value), label, expected=value,
+                         observed=state.conditions.sees(label, value))
+                  for label, value in systematic]
+        for well in changed:
+            state.ebh.update(well, state.evidence.well_e_value(well)[0])
+        for well in sorted(state.ebh.rejected() - state.alerted):  # type: ignore[type-var]
+            state.alerted.add(well)
+            alerts.append(self._alert(state, str(well), result, now))
+        return alerts
+
+    def _attribute(self, per_label: dict[str, float]) -> str:
+        """The label that explains the well best: largest e-value; exact ties (the same
+        replicate groups stand behind several labels) go to the label earlier in
+        :data:`~edge_app.alerts.ordinal.ATTRIBUTION_ORDER`, the more visible one."""
+        order = {label: i for i, label in enumerate(ATTRIBUTION_ORDER)}
+        return max(per_label, key=lambda lab: (per_label[lab], -order.get(lab, 99)))
+
+    def _alert(self, state: _PlateState, well: str, result: FrameResult, now: datetime) -> Alert:
+        evidence = state.evidence
+        well_e, per_label = evidence.well_e_value(well)
+        label = self._attribute(per_label)
+        key = (well, label)
+        expected = evidence.labels_of[well][label]
+        e_value = per_label[label]
+        frames = evidence.frame_evidence(key)
+        sources = evidence.sources(key)
+        best = evidence.strongest(key)
+        looks = best.looks_like if best is not None else None
+        like = best.like_wells if best is not None and looks else ()
+        own = best.own_wells if best is not None else ()
+        sees = self._engine_sees(evidence, key)
+        message = protocol_message(well, label, expected, e_value, len(frames), sources,
+                                   looks, like, sees, own)
+        details = evidence_dict(e_value, frames, sources, looks, like, own)
+        details["well_e_value"] = round(float(well_e or 0.0), 2)
+        details["labels_e_value"] = {k: round(v, 2) for k, v in per_label.items()}
+        return Alert(
+            kind="protocol", severity=Severity.CRITICAL, message=message,
+            uri=result.meta.uri, plate_id=result.meta.plate_id, well=well, raised_at=now,
+            label=label, expected=expected, observed=looks or sees, evidence=details,
+        )
+
+    @staticmethod
+    def _engine_sees(evidence: PlateEvidence, key: Key) -> str | None:
+        tops = [f.top[key[1]] for f in evidence.frames.get(key[0], ()) if key[1] in f.top]
+        return max(set(tops), key=tops.count) if tops else None

@@ -1,0 +1,374 @@
+"""Replicate evidence: does a well look like its own replicate group, or like another group?
+
+The plate map defines groups: wells that share a *condition* (every alerting label equal) and,
+per label, wells that share that label's value. For a well ``w`` and a label ``L`` (plate-map
+value ``v``) and each other value ``u`` on the plate:
+
+1. the well's vector (mean over its usable frames of one time point) and every other well's
+   are normalised per column with the plate's median / MAD, and whitened with the pooled
+   covariance of wells around their condition's mean (shrunk toward its diagonal);
+2. own centre ``c_o``: the mean of ``w``'s condition group *without* ``w`` (the ``L``-value
+   group when the condition has fewer than 3 wells); alternative centre ``c_a``: the wells
+   equal to ``w`` but with ``L = u`` (the ``u``-valued group when there are fewer than 3);
+3. ``t``: the projection of ``w - c_o`` on the unit direction ``c_a - c_o``, less its expected
+   bias (the direction shares ``c_o``'s noise), over its standard deviation; a robust
+   location/scale of ``t`` over all of the label's pairs on the plate (median / MAD, never
+   below the theoretical 0 / 1) recalibrates it, and the p-value is the normal tail;
+4. the evidence counts only when ``w`` is nearer ``c_a`` than ``c_o`` (it *looks like* the
+   ``u`` wells; else p = 1), and the smallest p over the ``K`` alternatives is multiplied by
+   ``K`` (Bonferroni).
+
+Assumptions (also in docs/alerting.md): under the null, a well's vector is its condition's
+mean plus noise with the pooled covariance, roughly Gaussian in the direction tested, and
+independent of other wells given the plate map; most wells of every group are labelled
+correctly (the median / MAD and the group means are then dominated by correct wells). Groups
+with fewer than 3 wells say nothing (:data:`TOO_SMALL`). A label whose groups look alike
+yields ``t`` of pure noise, so its p-values stay uniform and it does not alert.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.special import chdtr, chdtri, stdtr
+
+from edge_app.alerts.ordinal import within_tolerance
+
+#: Reasons a (well, label) has no replicate evidence.
+TOO_SMALL = "replicate group under 3 wells"
+NO_OTHER_GROUP = "no other group of 3+ wells to compare with"
+MIN_GROUP = 3
+#: Replicate degrees of freedom (wells minus conditions) needed before any evidence.
+MIN_DF = 8
+
+
+@dataclass(frozen=True)
+class ReplicateEvidence:
+    """One (well, label) at one time point: p-value, the group it resembles, and its own."""
+
+    p: float
+    z: float
+    looks_like: str | None
+    like_wells: tuple[str, ...]
+    own_group: tuple[str, ...]
+    well: str
+
+    @property
+    def own_wells(self) -> tuple[str, ...]:
+        """The well's replicates (its condition group without it)."""
+        return tuple(w for w in self.own_group if w != self.well)
+
+
+def robust_standardise(x: np.ndarray) -> np.ndarray:
+    """Columns centred on their median and scaled by 1.4826 MAD; constant columns dropped."""
+    med = np.median(x, axis=0)
+    mad = 1.4826 * np.median(np.abs(x - med), axis=0)
+    keep = mad > 1e-9
+    return (x[:, keep] - med[keep]) / mad[keep]
+
+
+def reduce_embedding(e: np.ndarray, max_dims: int = 8) -> np.ndarray:
+    """The first principal components of the wells' embeddings (plate-local PCA)."""
+    k = min(max_dims, e.shape[0] // 10, e.shape[1])
+    if k < 1:
+        return np.zeros((e.shape[0], 0))
+    centred = e - e.mean(axis=0)
+    u, s, _ = np.linalg.svd(centred, full_matrices=False)
+    return u[:, :k] * s[:k]
+
+
+def _residuals(z: np.ndarray, condition: np.ndarray) -> tuple[np.ndarray, int]:
+    """Residuals from the condition means (conditions of one well give none) and their df."""
+    counts = np.bincount(condition)
+    sums = np.zeros((len(counts), z.shape[1]))
+    np.add.at(sums, condition, z)
+    means = sums / np.maximum(counts, 1)[:, None]
+    resid = z - means[condition]
+    resid[counts[condition] < 2] = 0.0
+    return resid, int((counts[counts >= 2] - 1).sum())
+
+
+def whiten(z: np.ndarray, condition: np.ndarray) -> tuple[np.ndarray, int]:
+    """``z`` whitened by the pooled within-condition covariance, and that covariance's df.
+
+    With few replicates (``df < 3 d``) the columns are first reduced to the ``df // 3``
+    leading principal components of the plate, so the covariance stays estimable. One
+    reweighting step leaves wells beyond the 97.5% chi-square quantile (a mislabelled well,
+    most often) out of the covariance, which they would inflate exactly along the direction
+    that reveals them. ``df`` is 0 when the plate cannot be whitened yet.
+    """
+    resid, df = _residuals(z, condition)
+    if df < MIN_DF:
+        return z, 0
+    if df < 3 * z.shape[1]:
+        k = max(1, df // 3)
+        _, _, vt = np.linalg.svd(z - z.mean(axis=0), full_matrices=False)
+        z = z @ vt[:k].T
+        resid, df = _residuals(z, condition)
+    d = z.shape[1]
+    cov = _shrunk(resid, df)
+    dist = (np.linalg.solve(cov, resid.T) * resid.T).sum(axis=0)
+    keep = dist <= chdtri(d, 0.025) * max(np.median(dist), 1e-9) / chdtri(d, 0.5)
+    dropped = int((~keep).sum())
+    if df - dropped >= 2 * d:
+        # consistency factor of a 97.5% trimmed normal sample, so the scale stays unbiased
+        cov = _shrunk(resid[keep], df - dropped) / (
+            chdtr(d + 2, chdtri(d, 0.025)) / 0.975)
+        df -= dropped
+    chol = np.linalg.cholesky(cov)
+    return np.linalg.solve(chol, z.T).T, df
+
+
+def _shrunk(resid: np.ndarray, df: int) -> np.ndarray:
+    d = resid.shape[1]
+    cov = resid.T @ resid / max(df, 1)
+    shrink = min(1.0, d / max(df, 1))
+    return (1 - shrink) * cov + shrink * np.diag(np.diag(cov)) + 1e-3 * np.eye(d)
+
+
+@dataclass(frozen=True)
+class PlateDesign:
+    """The plate map as index arrays: groups, and every (well, label, alternative) pair.
+
+    Built once per plate map. A pair's own group is the well's condition; its alternative
+    for value ``u`` is the sibling condition (the same but ``label = u``) when the plate map
+    has 3+ such wells, else every ``u``-valued well.
+    """
+
+    wells: tuple[str, ...]
+    labels: tuple[str, ...]
+    condition: np.ndarray
+    members: np.ndarray
+    names: tuple[tuple[str, ...], ...]
+    well: np.ndarray
+    own: np.ndarray
+    alt: np.ndarray
+    label: np.ndarray
+    values: tuple[str, ...]
+    untestable: dict[tuple[str, str], str]
+
+
+def loo_medians(y: np.ndarray) -> np.ndarray:
+    """Row ``i``: the column-wise median of every row but ``i`` (leave-one-out medians)."""
+    c = len(y)
+    order = np.argsort(y, axis=0, kind="stable")
+    ranks = np.empty_like(order)
+    np.put_along_axis(ranks, order, np.arange(c)[:, None].repeat(y.shape[1], 1), axis=0)
+    s = np.take_along_axis(y, order, axis=0)
+    m = c - 1
+
+    def kth(k: int) -> np.ndarray:  # the k-th smallest of the others, per row and column
+        idx = np.where(k < ranks, k, k + 1)
+        return np.take_along_axis(s, idx, axis=0)
+
+    if m % 2:
+        return kth(m // 2)
+    return 0.5 * (kth(m // 2 - 1) + kth(m // 2))
+
+
+def own_centres(y: np.ndarray, condition: np.ndarray, present: np.ndarray
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per well: the leave-one-out median of its condition's other present wells, how many
+    there are, and whether they agree with each other (two others: within the 99% chi-square
+    distance of replicates; more: always, the median resists one mislabelled well).
+
+    The agreement check uses the other wells only, so it does not bias the well's p-value."""
+    centre = np.zeros_like(y)
+    others = np.zeros(len(y))
+    agree = np.ones(len(y), bool)
+    limit = 2.0 * chdtri(y.shape[1], 0.01)
+    for g in np.unique(condition[present]):
+        idx = present[condition[present] == g]
+        others[idx] = len(idx) - 1
+        if len(idx) < 2:
+            continue
+        centre[idx] = loo_medians(y[idx])
+        if len(idx) == 3:
+            for k in range(3):
+                a, b = np.delete(idx, k)
+                agree[idx[k]] = float(((y[a] - y[b]) ** 2).sum()) <= limit
+    return centre, others, agree
+
+
+def _alternative(label: str, v: str, u: str, ordinal: frozenset[str], fold: float) -> bool:
+    if u == v:
+        return False
+    if label in ordinal:
+        return not within_tolerance(label, v, u, density_fold=fold)
+    return True
+
+
+def plate_design(plate_labels: Mapping[str, Mapping[str, str]], labels: Sequence[str], *,
+                 ordinal: frozenset[str] = frozenset({"seeding_density"}),
+                 density_fold: float = 1.5) -> PlateDesign:
+    """Index the plate map's groups and pairs (see :class:`PlateDesign`)."""
+    wells = tuple(plate_labels)
+    conds = [tuple(str(plate_labels[w].get(lab, "")) for lab in labels) for w in wells]
+    groups: dict[tuple, list[int]] = {}
+    for i, cond in enumerate(conds):
+        groups.setdefault(("c", cond), []).append(i)
+        for j, label in enumerate(labels):
+            if cond[j]:
+                groups.setdefault(("l", label, cond[j]), []).append(i)
+    index = {name: k for k, name in enumerate(groups)}
+    rows: list[tuple[int, int, int, int, str]] = []
+    untestable: dict[tuple[str, str], str] = {}
+    for i, cond in enumerate(conds):
+        for j, label in enumerate(labels):
+            v = cond[j]
+            if not v:
+                continue
+            if len(groups[("c", cond)]) < MIN_GROUP:
+                untestable[(wells[i], label)] = TOO_SMALL
+                continue
+            found = False
+            for name in groups:
+                if name[0] != "l" or name[1] != label or not _alternative(
+                        label, v, name[2], ordinal, density_fold):
+                    continue
+                sibling = ("c", (*cond[:j], name[2], *cond[j + 1:]))
+                alt = sibling if len(groups.get(sibling, ())) >= MIN_GROUP else name
+                if len(groups[alt]) >= MIN_GROUP:
+                    rows.append((i, index[("c", cond)], index[alt], j, name[2]))
+                    found = True
+            if not found:
+                untestable[(wells[i], label)] = NO_OTHER_GROUP
+    members = np.zeros((len(groups), len(wells)))
+    for k, idx in enumerate(groups.values()):
+        members[k, idx] = 1.0
+    cond_names = sorted({c for c in conds})
+    cond_index = {c: k for k, c in enumerate(cond_names)}
+    cols = list(zip(*rows, strict=True)) if rows else [(), (), (), (), ()]
+    return PlateDesign(
+        wells=wells, labels=tuple(labels),
+        condition=np.asarray([cond_index[c] for c in conds], np.int64), members=members,
+        names=tuple(tuple(wells[i] for i in idx) for idx in groups.values()),
+        well=np.asarray(cols[0], np.int64), own=np.asarray(cols[1], np.int64),
+        alt=np.asarray(cols[2], np.int64), label=np.asarray(cols[3], np.int64),
+        values=tuple(cols[4]), untestable=untestable)
+
+
+@dataclass(frozen=True)
+class SlotScores:
+    """One time point's replicate evidence, as arrays over the design's tested pairs."""
+
+    keys: list[tuple[str, str]]
+    p: np.ndarray
+    z: np.ndarray
+    pair: np.ndarray
+    design: PlateDesign
+
+    def evidence(self, i: int) -> ReplicateEvidence:
+        """The :class:`ReplicateEvidence` of the ``i``-th key."""
+        k = int(self.pair[i])
+        d = self.design
+        looks = d.values[k] if self.z[i] > -np.inf and self.p[i] < 1.0 else None
+        return ReplicateEvidence(
+            p=float(self.p[i]), z=float(self.z[i]), looks_like=looks,
+            like_wells=d.names[d.alt[k]] if looks else (), own_group=d.names[d.own[k]],
+            well=d.wells[d.well[k]])
+
+
+class ReplicateScorer:
+    """Scores every (well, label) of one time point of a plate against its replicates."""
+
+    def __init__(self, labels: Sequence[str], *, ordinal: Sequence[str] = ("seeding_density",),
+                 density_fold: float = 1.5, embed_dims: int = 8) -> None:
+        self.labels = tuple(labels)
+        self.ordinal = frozenset(ordinal)
+        self.density_fold = density_fold
+        self.embed_dims = embed_dims
+
+    def design(self, plate_labels: Mapping[str, Mapping[str, str]]) -> PlateDesign:
+        return plate_design(plate_labels, self.labels, ordinal=self.ordinal,
+                            density_fold=self.density_fold)
+
+    def score(self, design: PlateDesign, present: np.ndarray, x: np.ndarray,
+              embeddings: np.ndarray | None = None) -> SlotScores | None:
+        """Evidence per tested (well, label) of the wells ``present`` (design indices).
+
+        Args:
+            present: [n] indices into ``design.wells`` of the wells with a vector, in ``x``'s
+                row order; x: [n, d] hand-made vectors; embeddings: [n, D] or ``None``.
+
+        Returns ``None`` while the plate has too few replicates to calibrate anything.
+        """
+        if len(present) < 2 * MIN_GROUP:
+            return None
+        z = robust_standardise(x)
+        if embeddings is not None:
+            z = np.hstack([z, robust_standardise(reduce_embedding(embeddings, self.embed_dims))])
+        cond = np.unique(design.condition[present], return_inverse=True)[1]
+        y, df = whiten(z, cond)
+        if df < MIN_DF:
+            return None
+        full = np.zeros((len(design.wells), y.shape[1]))
+        full[present] = y
+        mask = np.zeros(len(design.wells))
+        mask[present] = 1.0
+        counts = design.members @ mask
+        sums = design.members @ full
+        centre, others, agree = own_centres(full, design.condition, present)
+        active = np.flatnonzero((mask[design.well] > 0) & (counts[design.own] >= MIN_GROUP)
+                                & (counts[design.alt] >= MIN_GROUP))
+        if not len(active):
+            return None
+        p, zs = self._statistics(full, sums, counts, (centre, others, agree), design, active,
+                                 df)
+        return self._per_key(p, zs, active, design)
+
+    # --- statistics ---------------------------------------------------------------------
+    def _statistics(self, y: np.ndarray, sums: np.ndarray, counts: np.ndarray,
+                    own: tuple[np.ndarray, np.ndarray, np.ndarray], design: PlateDesign,
+                    active: np.ndarray, df: int) -> tuple[np.ndarray, np.ndarray]:
+        d = y.shape[1]
+        alt, w = design.alt[active], design.well[active]
+        yw = y[w]
+        centre_own, m, agree = own[0][w], own[1][w], own[2][w]
+        centre_alt = sums[alt] / counts[alt][:, None]
+        direction = centre_alt - centre_own
+        norm = np.maximum(np.linalg.norm(direction, axis=1), 1e-9)
+        t = ((yw - centre_own) * direction).sum(axis=1) / norm
+        # variance of the own centre: a mean of 2, or a median (pi / 2m, conservative at 3)
+        v_own = np.where(m >= 3, np.pi / (2.0 * np.maximum(m, 1.0)), 1.0 / np.maximum(m, 1.0))
+        v_alt = 1.0 / counts[alt]
+        bias = v_own / (v_own + v_alt) * np.minimum(norm, d * (v_own + v_alt) / norm)
+        tc = (t - bias) / np.sqrt(1.0 + v_own)
+        z = self._recalibrate(tc, design.label[active])
+        p = np.where((t > norm / 2.0) & agree, stdtr(df, -z), 1.0)
+        return p, z
+
+    @staticmethod
+    def _recalibrate(tc: np.ndarray, label: np.ndarray) -> np.ndarray:
+        """Robust per-label location and scale of the plate's statistics (never below 0 / 1)."""
+        z = tc.copy()
+        for j in np.unique(label):
+            sel = label == j
+            if sel.sum() < 10:
+                continue
+            med = float(np.median(tc[sel]))
+            mad = 1.4826 * float(np.median(np.abs(tc[sel] - med)))
+            z[sel] = (tc[sel] - max(med, 0.0)) / max(mad, 1.0)
+        return z
+
+    def _per_key(self, p: np.ndarray, z: np.ndarray, active: np.ndarray, design: PlateDesign
+                 ) -> SlotScores:
+        """Per (well, label): the smallest p over its alternatives, times their number."""
+        keys = design.well[active] * len(self.labels) + design.label[active]
+        order = np.lexsort((p, keys))
+        unique, first, count = np.unique(keys[order], return_index=True, return_counts=True)
+        best = order[first]
+        names = [(design.wells[k // len(self.labels)], self.labels[k % len(self.labels)])
+                 for k in unique.tolist()]
+        return SlotScores(names, np.minimum(1.0, p[best] * count), z[best], active[best],
+                          design)
+
+
+def slot_key(timepoint_index: int | None, hours: float | None) -> int:
+    """Which time point a frame belongs to (replicates are compared within one)."""
+    if timepoint_index is not None:
+        return int(timepoint_index)
+    return math.floor(hours + 0.5) if hours is not None else 0
