@@ -331,11 +331,14 @@ class FolderSource:
 
     def _replaced_while_read(self, key: str, pending: Pending, before: Signature, now: float
                              ) -> bool:
-        """True (and a retry is due) when the file changed while it was being read."""
+        """True (and a retry is due) when the file changed while it was being read.
+
+        A file gone right after a whole read is delivered (it was read before it went).
+        """
         try:
-            after = file_signature(Path(key))
+            after = Signature(*file_signature(Path(key)))
         except (FileNotFoundError, NotAFile):
-            after = None
+            return False
         if after == before:
             return False
         log.info("%s changed while it was read; reading it again once it settles", key)
