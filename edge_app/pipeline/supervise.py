@@ -4,13 +4,15 @@ A source reports through its optional ``health() -> SourceHealth`` (see
 ``edge_app.sources.base``): each new error (``errors`` went up) is reported once, and a source
 whose thread died (``alive`` False) is restarted through its ``restart()``, at most
 ``max_restarts`` times; after that it is reported as failed and closed, so a one-pass run
-ends instead of waiting for it. Sources without ``health`` are left alone.
+ends instead of waiting for it. The same error over and over (a folder that keeps failing to
+list) is reported again at most every ``repeat_s``. Sources without ``health`` are left alone.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -26,11 +28,14 @@ class SourceSupervisor:
     """Checks ``source.health()`` every ``interval_s`` on its own thread."""
 
     def __init__(self, source: Any, report: SourceReport, *, interval_s: float = 0.5,
-                 max_restarts: int = 5) -> None:
+                 max_restarts: int = 5, repeat_s: float = 600.0,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self.source, self.report = source, report
         self.interval_s, self.max_restarts = interval_s, max_restarts
+        self.repeat_s, self.clock = repeat_s, clock
         self.restarts = 0
         self._errors_seen = 0
+        self._last_error: tuple[str, float] | None = None
         self._gave_up = False
         self._lock = threading.Lock()
         self._stop = threading.Event()
@@ -66,9 +71,17 @@ class SourceSupervisor:
             health = health_of()
             if health.errors > self._errors_seen:
                 self._errors_seen = health.errors
-                self.report(health.error or "source error", "error", Severity.WARNING)
+                self._report_error(health.error or "source error")
             if restart and not health.alive and not self._gave_up:
                 self._restart()
+
+    def _report_error(self, message: str) -> None:
+        now = self.clock()
+        last = self._last_error
+        if last is not None and last[0] == message and now - last[1] < self.repeat_s:
+            return  # the same error again: already alerted
+        self._last_error = (message, now)
+        self.report(message, "error", Severity.WARNING)
 
     def _restart(self) -> None:
         name = getattr(self.source, "name", "source")

@@ -117,3 +117,50 @@ def test_a_failed_acquisition_is_an_alert_and_its_missing_frames_are_stored(
     assert reasons == {"not acquired: the acquisition failed (RuntimeError: camera timed out)"}
     [(kind, label, message)] = alerts
     assert (kind, label) == ("source", "error") and "camera timed out" in message
+
+
+class ScriptedHealth:
+    """A source seam: health values set by the test, restarts counted."""
+
+    name = "scripted"
+
+    def __init__(self) -> None:
+        from edge_app.sources.base import SourceHealth
+
+        self.value, self.restarted, self.closed = SourceHealth(), 0, False
+
+    def health(self):
+        return self.value
+
+    def restart(self) -> None:
+        self.restarted += 1
+
+    def close(self, timeout: float | None = None) -> None:
+        self.closed = True
+
+
+def test_supervisor_alerts_once_per_error_restarts_then_gives_up() -> None:
+    from dataclasses import replace
+
+    from edge_app.pipeline.supervise import SourceSupervisor
+
+    now = [0.0]
+    source, reports = ScriptedHealth(), []
+    supervisor = SourceSupervisor(source, lambda m, lb, sv: reports.append((lb, m)),
+                                  max_restarts=2, repeat_s=60, clock=lambda: now[0])
+    for errors in (1, 2, 3):  # the same error three times within a minute: one alert
+        source.value = replace(source.value, errors=errors, error="cannot list X")
+        supervisor.check()
+    now[0] = 61.0
+    source.value = replace(source.value, errors=4)
+    supervisor.check()  # a minute later: said again
+    source.value = replace(source.value, errors=5, error="another")
+    supervisor.check()
+    assert reports == [("error", "cannot list X"), ("error", "cannot list X"),
+                       ("error", "another")]
+    reports.clear()
+    source.value = replace(source.value, alive=False)
+    for _ in range(4):
+        supervisor.check()
+    assert [lb for lb, _ in reports] == ["restarted", "restarted", "failed"]
+    assert source.restarted == 2 and source.closed
