@@ -67,6 +67,7 @@ class PlateEvidence:
         self.scores: dict[int, SlotScores] = {}
         self.rep_e: dict[Key, dict[int, float]] = {}
         self.quality_wells: set[str] = set()
+        self._frame_counts: dict[str, tuple[int, int]] = {}
         self._design: PlateDesign | None = None
         self._sizes: dict[tuple[str, str], int] | None = None
         self._ipp_cache: dict[Key, float | None] = {}
@@ -84,12 +85,17 @@ class PlateEvidence:
             self._design = self.scorer.design(self.labels_of)
         return self._design
 
-    def flag_quality(self, well: str) -> set[str]:
-        """A frame of ``well`` was unfit: the well leaves the comparisons (it has its own
-        quality alert) and the time points it was in are rescored without it."""
-        if well in self.quality_wells:
+    def count_frame(self, well: str, usable: bool) -> set[str]:
+        """Count a frame of ``well``; a well whose frames are mostly unfit for verdicts
+        (debris, defocus: it has its own quality alerts) leaves the comparisons, and the time
+        points it was in are rescored. Returns the wells whose evidence moved."""
+        usable_n, unfit_n = self._frame_counts.get(well, (0, 0))
+        usable_n, unfit_n = usable_n + int(usable), unfit_n + int(not usable)
+        self._frame_counts[well] = (usable_n, unfit_n)
+        excluded = unfit_n >= max(1, usable_n)
+        if excluded == (well in self.quality_wells):
             return set()
-        self.quality_wells.add(well)
+        (self.quality_wells.add if excluded else self.quality_wells.discard)(well)
         changed = {well}
         for slot, table in self.slots.items():
             if well in table:

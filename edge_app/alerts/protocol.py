@@ -40,7 +40,7 @@ from edge_app.alerts.messages import evidence_dict, protocol_message
 from edge_app.alerts.notices import OOD_MESSAGE, ConditionMonitor, DomainMonitor, notice
 from edge_app.alerts.ordinal import ALERT_LABELS, ATTRIBUTION_ORDER, OrdinalTolerance
 from edge_app.alerts.replicate import ReplicateScorer, slot_key
-from edge_app.core.results import Alert, FrameResult, Quality, Severity
+from edge_app.core.results import Alert, FrameResult, Severity
 
 log = logging.getLogger(__name__)
 
@@ -87,14 +87,12 @@ class ProtocolEvidenceRule:
         with self._lock:
             state = self._state(result.meta.plate_id)
             state.evidence.register(well, expected.labels)
+            moved = state.evidence.count_frame(well, result.usable)
             if not result.usable:
-                if result.shape is None and Quality.NO_SPHEROID in result.quality:
-                    return []  # an empty field alone says nothing about the seeded cells
-                changed = state.evidence.flag_quality(well)
-                return self._decide(state, changed, [], result, now)
+                return self._decide(state, moved, [], result, now)
             alerts = self._absolute(state, result, well, now)
             changed, systematic = self._add(state, result, well)
-            return alerts + self._decide(state, changed, systematic, result, now)
+            return alerts + self._decide(state, changed | moved, systematic, result, now)
 
     # --- state --------------------------------------------------------------------------
     def _state(self, plate_id: str | None) -> _PlateState:

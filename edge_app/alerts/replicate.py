@@ -149,6 +149,9 @@ class PlateDesign:
     label: np.ndarray
     values: tuple[str, ...]
     untestable: dict[tuple[str, str], str]
+    onehot: np.ndarray
+    col_own: np.ndarray
+    col_alt: np.ndarray
 
 
 def loo_medians(y: np.ndarray) -> np.ndarray:
@@ -193,6 +196,25 @@ def own_centres(y: np.ndarray, condition: np.ndarray, present: np.ndarray
     return centre, others, agree
 
 
+def label_effects(y: np.ndarray, design: PlateDesign, present: np.ndarray,
+                  ridge: float = 0.5) -> np.ndarray:
+    """Additive effect of every (label, value) on the whitened vector, fitted on the
+    conditions' means (weighted by their wells; a little ridge where labels are confounded).
+
+    The direction "``w`` as if its ``L`` were ``u``" is ``effect(L, u) - effect(L, v)``: it
+    uses every condition of the plate, not only the ``u`` wells, whose other labels differ.
+    """
+    n_cond = design.onehot.shape[0]
+    counts = np.bincount(design.condition[present], minlength=n_cond).astype(float)
+    sums = np.zeros((n_cond, y.shape[1]))
+    np.add.at(sums, design.condition[present], y[present])
+    means = sums / np.maximum(counts, 1.0)[:, None]
+    x = design.onehot
+    gram = x.T @ (x * counts[:, None]) + ridge * np.eye(x.shape[1])
+    gram[0, 0] -= ridge  # the intercept is not shrunk
+    return np.linalg.solve(gram, x.T @ (means * counts[:, None]))
+
+
 def _alternative(label: str, v: str, u: str, ordinal: frozenset[str], fold: float) -> bool:
     if u == v:
         return False
@@ -229,18 +251,26 @@ def plate_design(plate_labels: Mapping[str, Mapping[str, str]], labels: Sequence
                 if name[0] != "l" or name[1] != label or not _alternative(
                         label, v, name[2], ordinal, density_fold):
                     continue
-                sibling = ("c", (*cond[:j], name[2], *cond[j + 1:]))
-                alt = sibling if len(groups.get(sibling, ())) >= MIN_GROUP else name
-                if len(groups[alt]) >= MIN_GROUP:
-                    rows.append((i, index[("c", cond)], index[alt], j, name[2]))
+                if len(groups[name]) >= MIN_GROUP:
+                    rows.append((i, index[("c", cond)], index[name], j, name[2]))
                     found = True
             if not found:
                 untestable[(wells[i], label)] = NO_OTHER_GROUP
     members = np.zeros((len(groups), len(wells)))
     for k, idx in enumerate(groups.values()):
         members[k, idx] = 1.0
-    cond_names = sorted({c for c in conds})
+    cond_names = sorted(set(conds))
     cond_index = {c: k for k, c in enumerate(cond_names)}
+    columns = {("l", j, v): k + 1 for k, (_, j, v) in enumerate(sorted(
+        {("l", j, c[j]) for c in conds for j in range(len(labels)) if c[j]}))}
+    onehot = np.zeros((len(cond_names), len(columns) + 1))
+    onehot[:, 0] = 1.0
+    for k, cond in enumerate(cond_names):
+        for j, v in enumerate(cond):
+            if v:
+                onehot[k, columns[("l", j, v)]] = 1.0
+    col_own = [columns[("l", r[3], conds[r[0]][r[3]])] for r in rows]
+    col_alt = [columns[("l", r[3], r[4])] for r in rows]
     cols = list(zip(*rows, strict=True)) if rows else [(), (), (), (), ()]
     return PlateDesign(
         wells=wells, labels=tuple(labels),
@@ -248,7 +278,8 @@ def plate_design(plate_labels: Mapping[str, Mapping[str, str]], labels: Sequence
         names=tuple(tuple(wells[i] for i in idx) for idx in groups.values()),
         well=np.asarray(cols[0], np.int64), own=np.asarray(cols[1], np.int64),
         alt=np.asarray(cols[2], np.int64), label=np.asarray(cols[3], np.int64),
-        values=tuple(cols[4]), untestable=untestable)
+        values=tuple(cols[4]), untestable=untestable, onehot=onehot,
+        col_own=np.asarray(col_own, np.int64), col_alt=np.asarray(col_alt, np.int64))
 
 
 @dataclass(frozen=True)
@@ -276,7 +307,9 @@ class ReplicateScorer:
     """Scores every (well, label) of one time point of a plate against its replicates."""
 
     def __init__(self, labels: Sequence[str], *, ordinal: Sequence[str] = ("seeding_density",),
-                 density_fold: float = 1.5, embed_dims: int = 8) -> None:
+                 density_fold: float = 1.5, embed_dims: int = 8,
+                 directions: str = "groups") -> None:
+        self.directions = directions
         self.labels = tuple(labels)
         self.ordinal = frozenset(ordinal)
         self.density_fold = density_fold
@@ -310,26 +343,29 @@ class ReplicateScorer:
         mask = np.zeros(len(design.wells))
         mask[present] = 1.0
         counts = design.members @ mask
-        sums = design.members @ full
         centre, others, agree = own_centres(full, design.condition, present)
+        effects = label_effects(full, design, present)
         active = np.flatnonzero((mask[design.well] > 0) & (counts[design.own] >= MIN_GROUP)
                                 & (counts[design.alt] >= MIN_GROUP))
         if not len(active):
             return None
-        p, zs = self._statistics(full, sums, counts, (centre, others, agree), design, active,
-                                 df)
+        p, zs = self._statistics(full, effects, design.members @ full, counts,
+                                 (centre, others, agree), design, active, df)
         return self._per_key(p, zs, active, design)
 
     # --- statistics ---------------------------------------------------------------------
-    def _statistics(self, y: np.ndarray, sums: np.ndarray, counts: np.ndarray,
+    def _statistics(self, y: np.ndarray, effects: np.ndarray, sums: np.ndarray,
+                    counts: np.ndarray,
                     own: tuple[np.ndarray, np.ndarray, np.ndarray], design: PlateDesign,
                     active: np.ndarray, df: int) -> tuple[np.ndarray, np.ndarray]:
         d = y.shape[1]
         alt, w = design.alt[active], design.well[active]
         yw = y[w]
         centre_own, m, agree = own[0][w], own[1][w], own[2][w]
-        centre_alt = sums[alt] / counts[alt][:, None]
-        direction = centre_alt - centre_own
+        if self.directions == "additive":
+            direction = effects[design.col_alt[active]] - effects[design.col_own[active]]
+        else:
+            direction = sums[alt] / counts[alt][:, None] - centre_own
         norm = np.maximum(np.linalg.norm(direction, axis=1), 1e-9)
         t = ((yw - centre_own) * direction).sum(axis=1) / norm
         # variance of the own centre: a mean of 2, or a median (pi / 2m, conservative at 3)
