@@ -91,16 +91,26 @@ class StoreWriter:
     def _run(self) -> None:
         try:
             while (item := self._next_item()) is not _STOP:
-                if item is None:
-                    self._retry()
-                elif isinstance(item, _Write):
-                    self._write(item)
-                else:
-                    self._call(*item)
+                try:
+                    self._handle(item)
+                except Exception as exc:  # a bug must not stop the one writer thread
+                    log.exception("store writer: unexpected error")
+                    future = item.future if isinstance(item, _Write) else None
+                    if future is not None and not future.done():
+                        future.set_exception(exc)
+                    self._next_retry = self._clock() + _BACKOFF[1]
             if self._backlogged():
                 self._retry()
         finally:
             self._store.close()
+
+    def _handle(self, item: Any) -> None:
+        if item is None:
+            self._retry()
+        elif isinstance(item, _Write):
+            self._write(item)
+        else:
+            self._call(*item)
 
     def _backlogged(self) -> bool:
         return bool(len(self.spool) or self._held)
@@ -125,7 +135,10 @@ class StoreWriter:
         except TRANSIENT:
             raise
         except Exception as exc:  # a value the database refuses: record why, do not lose it
-            log.warning("store refused %s: %s", entry.get("frame", {}).get("uri"), exc)
+            if entry.get("kind") != "frame":
+                log.error("store refused an alert, dropped: %s: %s", exc, entry.get("alert"))
+                return None, entry
+            log.warning("store refused %s: %s", entry["frame"].get("uri"), exc)
             failed = rows.refused(entry, exc)
             return self._store.apply(failed), failed
 
@@ -164,9 +177,10 @@ class StoreWriter:
 
     def _retry(self) -> None:
         """Replay the spool in order, then the entries held in memory; back off on failure."""
-        pending = self.spool.read()
+        pending: list[rows.Entry] = []
         done = 0
         try:
+            pending = self.spool.read()
             for entry in pending:
                 self._apply(entry)
                 done += 1
@@ -176,7 +190,7 @@ class StoreWriter:
                 self._apply(self._held[0].entry)
                 self._held.popleft()
         except TRANSIENT as exc:
-            self._keep_rest(pending[done:])
+            self._keep_rest(pending[done:] if pending else None)
             self._failed(exc)
             self._next_retry = self._clock() + self._backoff
             self._backoff = min(2 * self._backoff, _BACKOFF[1])
@@ -187,10 +201,11 @@ class StoreWriter:
                         self.path.name, len(pending))
         self._publish(StoreHealth())
 
-    def _keep_rest(self, rest: list[rows.Entry]) -> None:
-        """After a partial replay: drop what was written from the spool, move memory to it."""
+    def _keep_rest(self, rest: list[rows.Entry] | None) -> None:
+        """After a partial replay: drop what was written from the spool (``None``: the spool
+        was not read, leave it), and move what waits in memory to it."""
         try:
-            if len(rest) != len(self.spool):
+            if rest is not None and len(rest) != len(self.spool):
                 self.spool.replace(rest)
             if self._held:
                 self.spool.append([held.entry for held in self._held])

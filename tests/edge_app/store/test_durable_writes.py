@@ -67,7 +67,7 @@ def test_issue12_lock_by_another_process_loses_no_frame(tmp_path):
     writer = StoreWriter(db)
     recorder = _Recorder()
     writer.health_changed.connect(recorder)
-    holder = hold_lock(db, 6.0)
+    holder = hold_lock(db, 120)  # released by killing the holder, as a closed viewer would
     try:
         outcomes = [writer.write(result_entry(_result(f"/d/{i}.tif"), [_alert(f"/d/{i}.tif")]))
                     .result(30) for i in range(25)]
@@ -78,6 +78,7 @@ def test_issue12_lock_by_another_process_loses_no_frame(tmp_path):
         assert health.message.startswith("database locked by another process for ")
         assert health.spooled == 25
     finally:
+        holder.kill()
         holder.wait(30)
     assert writer.flush(30).ok
     assert writer.health().unwritten == 0
@@ -93,7 +94,7 @@ def test_issue12_lock_by_another_process_loses_no_frame(tmp_path):
 def test_issue12_spool_is_replayed_on_the_next_start(tmp_path):
     db = tmp_path / "run.sqlite"
     writer = StoreWriter(db)
-    holder = hold_lock(db, 6.0)
+    holder = hold_lock(db, 120)
     try:
         for i in range(5):
             assert writer.write(result_entry(_result(f"/d/{i}.tif"))).result(30).where == "spool"
@@ -101,6 +102,7 @@ def test_issue12_spool_is_replayed_on_the_next_start(tmp_path):
         writer.close()  # still locked: the last try fails, the spool stays
         assert len(Spool(spool_path(db))) == 6
     finally:
+        holder.kill()
         holder.wait(30)
     restarted = StoreWriter(db)
     assert restarted.health() == StoreHealth()
