@@ -183,9 +183,6 @@ def test_intact_acquisition_layouts_give_every_frame_once(tmp_path, fmt):
     assert sorted(i.meta.well for i in items) == ["A1", "A2", "A3"]
 
 
-@pytest.mark.xfail(strict=True, reason="reader bug found by the fuzzer (reported): a damaged "
-                   "NDTiff stack leaves its file open (FolderSource NDTiff tail, ndtiff "
-                   "reader); remove this mark when it closes the file")
 def test_damaged_ndtiff_stack_leaves_no_file_open(tmp_path):
     _acquire("ndtiff", tmp_path, 3)
     stack = next(tmp_path.rglob("*NDTiffStack.tif"))

@@ -121,17 +121,30 @@ class NDTiffTail:
             stacks = sorted(p for p in self.path.glob(f"*{STACK_MARK}*.tif"))
             if not stacks:
                 raise UnreadableFrame("NDTiff dataset has an index but no NDTiffStack file")
-            reader = SingleNDTiffReader(str(stacks[0]))
+            opened: list[Any] = []  # ndstorage leaves a file open when its header check fails
+
+            def tracked_open(path: str, mode: str = "rb") -> Any:
+                opened.append(_open_unbuffered(path, mode))
+                return opened[-1]
+
             try:
-                summary = reader.summary_md
-            finally:
-                reader.close()
-            self._view = NDTiffDataset(
-                os.path.join(str(self.path), ""),
-                file_io=NDTiffFileIO(open_function=_open_unbuffered),
-                summary_metadata=summary,
-            )
-            self._view.summary_metadata = summary
+                reader = SingleNDTiffReader(str(stacks[0]),
+                                            file_io=NDTiffFileIO(open_function=tracked_open))
+                try:
+                    summary = reader.summary_md
+                finally:
+                    reader.close()
+                view = NDTiffDataset(
+                    os.path.join(str(self.path), ""),
+                    file_io=NDTiffFileIO(open_function=tracked_open),
+                    summary_metadata=summary,
+                )
+            except BaseException:
+                for handle in opened:
+                    handle.close()
+                raise
+            view.summary_metadata = summary
+            self._view = view
         return self._view
 
 
