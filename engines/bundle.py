@@ -22,6 +22,10 @@ logger = logging.getLogger(__name__)
 SCHEMA_VERSION = 1
 MANIFEST = "manifest.json"
 TASKS = ("segmentation", "ipp", "nextframe")
+#: IPP outputs after the head logits (models exported with ``embedding=True``): the pooled
+#: backbone features and the early stages' channel statistics.
+EMBEDDING = "embedding"
+OOD_FEATURES = "ood_features"
 Task = Literal["segmentation", "ipp", "nextframe"]
 #: What to run when a bundle is broken, by task.
 REBUILD_HINT = (
@@ -88,10 +92,39 @@ class OutputSpec(_Spec):
 
 
 class Calibration(_Spec):
-    """Per-head temperature and conformal thresholds keyed by error rate (``"0.01"``)."""
+    """Per-head temperature and conformal thresholds keyed by error rate (``"0.01"``).
+
+    ``mondrian`` holds, per head and class, the sorted calibration scores ``1 - p(class)``
+    (after temperature) of calibration frames of that class: any error rate's threshold and
+    any class's p-value follow from them (:mod:`engines.conformal`). ``conformal`` is the
+    older fixed table, kept for readers that know only it.
+    """
 
     temperature: dict[str, float] = {}
     conformal: dict[str, dict[str, float]] = {}
+    mondrian: dict[str, dict[str, tuple[float, ...]]] = {}
+
+
+class OODSpec(_Spec):
+    """Out-of-distribution statistics of an IPP output (Lee et al. 2018).
+
+    ``file`` (npz, hash-checked) holds ``center`` and ``scale`` [D] (standardisation),
+    ``components`` [D, dims] (PCA), ``class_means`` [K, dims] and ``precision`` [dims, dims]
+    (the inverse of the shared covariance) of the model output ``features``. The score of a
+    frame is its smallest Mahalanobis distance to a class of ``head``; above ``threshold``
+    (the ``quantile`` of held-out in-domain frames' scores, a conformal quantile over
+    ``n_threshold`` frames) the frame is out of domain.
+    """
+
+    file: str = "ood.npz"
+    features: str = OOD_FEATURES
+    head: str
+    classes: tuple[str, ...]
+    dims: int
+    threshold: float
+    quantile: float
+    n_fit: int
+    n_threshold: int
 
 
 class Golden(_Spec):
@@ -123,11 +156,20 @@ class Manifest(_Spec):
     calibration: Calibration = Calibration()
     files: dict[str, str]
     golden: Golden
+    ood: OODSpec | None = None
     integrity: str = ""
 
     def content_digest(self) -> str:
-        """sha256 of every field but ``integrity``, canonical JSON: detects manifest edits."""
+        """sha256 of every field but ``integrity``, canonical JSON: detects manifest edits.
+
+        Fields added after schema 1 shipped are left out while they hold their defaults, so
+        bundles sealed before them keep their digest.
+        """
         body = self.model_dump(mode="json", exclude={"integrity"})
+        if body.get("ood") is None:
+            body.pop("ood", None)
+        if not body["calibration"].get("mondrian"):
+            body["calibration"].pop("mondrian", None)
         return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
 
     def sealed(self) -> Manifest:
@@ -155,6 +197,12 @@ class Bundle:
         """sha256 over the manifest's file hashes: changes whenever any file changes."""
         text = json.dumps(sorted(self.manifest.files.items()))
         return hashlib.sha256(text.encode()).hexdigest()
+
+    @property
+    def ood_path(self) -> Path | None:
+        """The OOD statistics file, when the manifest has OOD statistics."""
+        ood = self.manifest.ood
+        return None if ood is None else self.path / ood.file
 
     @property
     def input_names(self) -> tuple[str, ...]:
@@ -227,7 +275,8 @@ def load_bundle(path: str | Path) -> Bundle:
     if manifest.integrity != manifest.content_digest():
         raise BundleError(f"{folder}: {MANIFEST} was edited after export (its integrity digest "
                           f"does not match its content); {REBUILD_HINT}")
-    required = {"model.onnx", manifest.golden.inputs, manifest.golden.outputs}
+    required = {"model.onnx", manifest.golden.inputs, manifest.golden.outputs,
+                *([manifest.ood.file] if manifest.ood is not None else [])}
     unlisted = sorted(required - set(manifest.files))
     if unlisted:
         raise BundleError(f"{folder}: manifest lists no hash for {unlisted}; {REBUILD_HINT}")

@@ -33,6 +33,12 @@ class ClassicalConfig:
         comparable_fraction: another object counts towards ``n_objects`` when its area is at
             least this fraction of the kept object's.
         focus_band: half-width of the band around the kept object's edge used for focus.
+        particle_area_fraction: smaller objects are not even counted as particles (debris
+            counting, :attr:`SegmentationOutput.n_particles`); 1e-4 of a 512-px analysis
+            image is 26 pixels, a particle ~6 px across.
+        compact_elongation: another object whose bounding box is more than this many times
+            longer than wide (a burnt-in scale bar, about 2:1, a fibre) is no second
+            spheroid.
     """
 
     max_side: int = 512
@@ -44,6 +50,8 @@ class ClassicalConfig:
     min_area_fraction: float = 0.001
     comparable_fraction: float = 0.25
     focus_band: float = 0.015
+    particle_area_fraction: float = 1e-4
+    compact_elongation: float = 1.6
 
 
 @dataclass(frozen=True)
@@ -58,6 +66,10 @@ class SegmentationOutput:
         touches_border: the kept object touches the image border.
         focus: sharpness of the kept object in [0, 1] (see :func:`edge_focus`).
         found: an object was kept.
+        n_particles: other objects (debris, fragments, a second spheroid) of at least
+            ``particle_area_fraction`` of the image, significant or not.
+        second_object: area of the largest other compact object relative to the kept one
+            (0 when there is none).
     """
 
     mask: np.ndarray
@@ -67,6 +79,8 @@ class SegmentationOutput:
     touches_border: bool
     focus: float
     found: bool
+    n_particles: int = 0
+    second_object: float = 0.0
 
     def __post_init__(self) -> None:
         for name in ("mask", "foreground"):
@@ -107,10 +121,14 @@ class ClassicalSegmenter:
     def segment(self, pixels: np.ndarray) -> SegmentationOutput:
         """Segment one 2-D frame of any dtype (see :func:`engines.preprocess.analysis_image`)."""
         image, scale = analysis_image(pixels, self.config.max_side)
-        return describe_foreground(image, self.foreground(image), scale, self.config)
+        return describe_foreground(image, self.objects(image), scale, self.config)
 
     def foreground(self, image: np.ndarray) -> np.ndarray:
         """Every significant object of a normalised analysis image, holes filled."""
+        return _remove_small(self.objects(image), self.config.min_area_fraction * image.size)
+
+    def objects(self, image: np.ndarray) -> np.ndarray:
+        """Every object of a normalised analysis image, holes filled, debris included."""
         cfg = self.config
         side = max(image.shape)
         sigma = max(1.0, cfg.texture_sigma * side)
@@ -127,7 +145,7 @@ class ClassicalSegmenter:
         shrink = round(cfg.shrink * sigma)
         if shrink > 0:
             filled = cv2.erode(filled, _disk(shrink))
-        return _remove_small(filled, cfg.min_area_fraction * image.size)
+        return filled.astype(bool)
 
 
 def describe_foreground(image: np.ndarray, foreground: np.ndarray, scale: float,
@@ -135,10 +153,14 @@ def describe_foreground(image: np.ndarray, foreground: np.ndarray, scale: float,
     """Keep the object nearest the centre of a foreground mask; count, border and focus.
 
     Shared by the classical segmenter and the neural segmentation engine, so both report
-    ``n_objects``, ``touches_border`` and ``focus`` the same way. ``image`` is the
-    normalised analysis image the foreground belongs to.
+    ``n_objects``, ``touches_border``, ``focus`` and the debris measures the same way.
+    ``image`` is the normalised analysis image the foreground belongs to; ``foreground``
+    holds every object found, debris included (objects under ``min_area_fraction`` are
+    counted as particles only).
     """
     cfg = config or ClassicalConfig()
+    everything = foreground
+    foreground = _remove_small(everything, cfg.min_area_fraction * image.size)
     count, labels, stats, centroids = cv2.connectedComponentsWithStats(
         foreground.astype(np.uint8), connectivity=8
     )
@@ -150,6 +172,7 @@ def describe_foreground(image: np.ndarray, foreground: np.ndarray, scale: float,
     mask = labels == kept + 1
     comparable = areas >= cfg.comparable_fraction * areas[kept]
     band = cfg.focus_band * max(image.shape)
+    n_particles, second = _others(everything, mask, cfg)
     return SegmentationOutput(
         mask=mask,
         foreground=foreground,
@@ -158,7 +181,27 @@ def describe_foreground(image: np.ndarray, foreground: np.ndarray, scale: float,
         touches_border=_touches_border(mask),
         focus=edge_focus(image, mask, band),
         found=True,
+        n_particles=n_particles,
+        second_object=second,
     )
+
+
+def _others(everything: np.ndarray, kept: np.ndarray, cfg: ClassicalConfig
+            ) -> tuple[int, float]:
+    """``(particles, largest compact other object / kept area)`` beside the kept object."""
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(
+        everything.astype(np.uint8), connectivity=8)
+    if count <= 1:
+        return 0, 0.0
+    own = np.unique(labels[kept])
+    areas = stats[1:, cv2.CC_STAT_AREA].astype(np.float64)
+    other = np.ones(count - 1, bool)
+    other[own[own > 0] - 1] = False
+    other &= areas >= cfg.particle_area_fraction * everything.size
+    sides = stats[1:, [cv2.CC_STAT_WIDTH, cv2.CC_STAT_HEIGHT]].astype(np.float64)
+    compact = sides.max(axis=1) <= cfg.compact_elongation * sides.min(axis=1)
+    largest = areas[other & compact].max(initial=0.0)
+    return int(other.sum()), float(largest / max(float(kept.sum()), 1.0))
 
 
 def remove_small(binary: np.ndarray, min_area_fraction: float) -> np.ndarray:

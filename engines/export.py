@@ -26,6 +26,7 @@ from engines.bundle import (
     InputSpec,
     Manifest,
     Normalisation,
+    OODSpec,
     OutputSpec,
     TensorSpec,
     load_bundle,
@@ -134,6 +135,7 @@ def export_bundle(
     meta_fields: Sequence[str] = (),
     shape_stats: tuple[Sequence[float], Sequence[float]] | None = None,
     calibration: Calibration | None = None,
+    ood: tuple[OODSpec, dict[str, np.ndarray]] | None = None,
     metrics: dict[str, float] | None = None,
     data: dict[str, Any] | None = None,
     command: str = "",
@@ -146,7 +148,9 @@ def export_bundle(
     Args:
         sample_inputs: named inputs in forward order (batch >= 2 recommended); they become
             the golden inputs.
-        output_names: names of the model outputs in order (for IPP: ``model.head_names``).
+        output_names: names of the model outputs in order (for IPP: ``model.head_names``,
+            then ``embedding`` for a model built with ``embedding=True``).
+        ood: the out-of-distribution statistics' manifest entry and arrays (IPP).
         shape_stats: (mean, std) of the nine shape descriptors for IPP fusion models.
         command: the exact training command, recorded for rebuilding.
     """
@@ -165,6 +169,8 @@ def export_bundle(
         save_weights(model, staging / "weights.safetensors")
         np.savez(staging / "golden_inputs.npz", **sample_inputs)
         np.savez(staging / "golden_outputs.npz", **goldens)
+        if ood is not None:
+            np.savez(staging / ood[0].file, **ood[1])
         mean, std = shape_stats if shape_stats is not None else (None, None)
         manifest = Manifest(
             task=task, architecture=arch_name, model_kwargs=model_kwargs or {},
@@ -179,6 +185,7 @@ def export_bundle(
             data=data or {}, metrics=metrics or {}, calibration=calibration or Calibration(),
             files={p.name: sha256_file(p) for p in sorted(staging.iterdir())},
             golden=Golden(tolerances=tolerances or DEFAULT_TOLERANCES[task]),
+            ood=None if ood is None else ood[0],
         )
         write_manifest(staging, manifest)
         if out.exists():
@@ -200,7 +207,8 @@ def export_untrained(name: str, out_dir: str | Path, *, seed: int = 0) -> Bundle
 
     torch.manual_seed(seed)
     info = model_info(name)
-    model = create_model(name).eval()
+    extra = {"embedding": True} if info.task == "ipp" else {}  # IPP: embedding output too
+    model = create_model(name, **extra).eval()
     input_names, names = io_names(model)
     present = [t for t in example_inputs(model, batch=2, seed=seed) if t is not None]
     inputs = {n: t.numpy() for n, t in zip(input_names, present, strict=True)}
@@ -208,7 +216,7 @@ def export_untrained(name: str, out_dir: str | Path, *, seed: int = 0) -> Bundle
     if info.task == "ipp":
         outs = golden_outputs(model, inputs, names)
         heads = [HeadSpec(name=h, labels=tuple(f"class{i}" for i in range(o.shape[-1])))
-                 for h, o in outs.items()]
+                 for h, o in outs.items() if h in model.head_names]
     cfg = dict(info.default_cfg)
     norm = Normalisation(mean=tuple(cfg.get("mean", (0.0,))), std=tuple(cfg.get("std", (1.0,))))
     return export_bundle(
@@ -218,5 +226,5 @@ def export_untrained(name: str, out_dir: str | Path, *, seed: int = 0) -> Bundle
         context_frames=info.in_chans if info.task == "nextframe" else None,
         shape_stats=([0.0] * 9, [1.0] * 9) if info.uses_shape else None,
         command=f"engines.export.export_untrained({name!r}) (random weights)",
-        data={"untrained": True},
+        data={"untrained": True}, model_kwargs=extra,
     )

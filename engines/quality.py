@@ -21,7 +21,21 @@ class QualityConfig:
     Attributes:
         min_area_fraction: a kept object smaller than this fraction of the analysis image is
             no spheroid (debris or noise). 0.005 is a disc of ~4% of the image side across.
-        max_objects: more comparable objects than this are ``several_objects``.
+        max_objects: more comparable objects (at least ``ClassicalConfig.comparable_fraction``,
+            25%, of the spheroid's area) than this are ``several_objects``.
+        max_second_object: a compact other object larger than this fraction of the
+            spheroid's area is ``several_objects`` too (a satellite spheroid or clump
+            between debris and 25%). 0.05 was chosen on 150 clean simulator renders (none has
+            a compact second object at all: the burnt-in scale bars are elongated) and the
+            50 real crops (only 2 exceed 0.05, both already above 25%); simulated debris
+            particles (5-40 um) stay under it in 88% of frames, so this rule is not what
+            catches debris.
+        max_particles: more other objects (``SegmentationOutput.n_particles``, down to
+            ``ClassicalConfig.particle_area_fraction`` of the image) than this are
+            ``several_objects`` (debris). 5 was chosen on simulator renders at the plate
+            simulator's 512-px width, 150 rows with the plate's debris deviation (20-60
+            particles) and the same rows clean: clean frames have at most 2 (the scale bar),
+            94% of debris frames have more than 5; on the 50 real crops 1 has more than 5.
         flag_border: report ``touches_border`` when the kept object touches the image edge.
         min_focus: below this :func:`engines.classical.edge_focus` score the frame is out of
             focus. 0.2 was calibrated on the 50 real crops: all of them score >= 0.33 sharp,
@@ -30,6 +44,8 @@ class QualityConfig:
 
     min_area_fraction: float = 0.005
     max_objects: int = 1
+    max_second_object: float = 0.05
+    max_particles: int = 5
     flag_border: bool = True
     min_focus: float = 0.2
 
@@ -43,7 +59,8 @@ def assess(seg: SegmentationOutput, config: QualityConfig | None = None) -> tupl
     if not seg.found or seg.mask.mean() < cfg.min_area_fraction:
         return (NO_SPHEROID,)
     reasons = []
-    if seg.n_objects > cfg.max_objects:
+    if (seg.n_objects > cfg.max_objects or seg.second_object > cfg.max_second_object
+            or seg.n_particles > cfg.max_particles):
         reasons.append(SEVERAL_OBJECTS)
     if cfg.flag_border and seg.touches_border:
         reasons.append(TOUCHES_BORDER)

@@ -2,21 +2,25 @@
 
 ``SegmentationEngine`` returns the same :class:`~engines.classical.SegmentationOutput` as the
 classical segmenter (so the pipeline can swap one for the other), ``IPPEngine`` per-head
-label probabilities (temperature-scaled), ``ForecastEngine`` the next frame of a well.
+label probabilities (temperature-scaled) and, with ``analyse_batch``, an :class:`IPPOutput`
+(probabilities, embedding, out-of-distribution score), ``ForecastEngine`` the next frame of a
+well.
 Lifecycle: ``load()``, ``warmup()``, ``infer(batch)``, ``close()``.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import cv2
 import numpy as np
 
-from engines.bundle import Bundle, BundleError, load_bundle
+from engines.bundle import EMBEDDING, OOD_FEATURES, Bundle, BundleError, load_bundle
 from engines.classical import (
     ClassicalConfig,
     SegmentationOutput,
@@ -25,6 +29,7 @@ from engines.classical import (
 )
 from engines.meta import encode_meta
 from engines.morphometry import SHAPE_FEATURES, ShapeDescriptors
+from engines.ood import OODStats, ood_scores
 from engines.preprocess import (
     analysis_size,
     as_plane,
@@ -133,11 +138,8 @@ class SegmentationEngine(TaskEngine):
             logits = cv2.resize(logits, (size[1], size[0]), interpolation=cv2.INTER_LINEAR)
         # Spheroids are solid: a bright core the model leaves out is still spheroid.
         foreground = fill_holes((logits > self.logit_threshold).astype(np.uint8))
-        count, labels, stats, _ = cv2.connectedComponentsWithStats(
-            foreground.astype(np.uint8), connectivity=8)
-        keep = np.zeros(count, bool)
-        keep[1:] = stats[1:, cv2.CC_STAT_AREA] >= self.config.min_area_fraction * image.size
-        return describe_foreground(image, keep[labels], scale, self.config)
+        # Small objects are dropped inside (and counted as debris particles).
+        return describe_foreground(image, foreground.astype(bool), scale, self.config)
 
 
 def _blank(size: tuple[int, int]) -> np.ndarray:
@@ -155,8 +157,32 @@ def softmax(logits: np.ndarray, temperature: float = 1.0) -> np.ndarray:
     return e / e.sum(axis=-1, keepdims=True)
 
 
+@dataclass(frozen=True)
+class IPPOutput:
+    """One frame's IPP result.
+
+    Attributes:
+        probabilities: head -> label -> temperature-scaled probability.
+        embedding: float32 [D] pooled backbone features (empty if the bundle has none).
+        ood_score: smallest Mahalanobis distance of the frame's ``ood_features`` to a training
+            class (nan without statistics).
+        ood_threshold: the bundle's in-domain limit for ``ood_score`` (nan without).
+        in_domain: ``ood_score <= ood_threshold``; ``None`` when the bundle cannot tell.
+    """
+
+    probabilities: Mapping[str, Mapping[str, float]]
+    embedding: np.ndarray = field(compare=False, repr=False)
+    ood_score: float = math.nan
+    ood_threshold: float = math.nan
+    in_domain: bool | None = None
+
+
 class IPPEngine(TaskEngine):
-    """Inverse protocol prediction: per head, label -> calibrated probability."""
+    """Inverse protocol prediction: per head, label -> calibrated probability.
+
+    ``predict_batch`` returns the probabilities; ``analyse_batch`` adds the embedding and the
+    out-of-distribution score (when the bundle has them).
+    """
 
     task = "ipp"
 
@@ -171,6 +197,8 @@ class IPPEngine(TaskEngine):
         n = len(SHAPE_FEATURES)
         self.shape_mean = np.asarray(spec.shape_mean or [0.0] * n, np.float32)
         self.shape_std = np.maximum(np.asarray(spec.shape_std or [1.0] * n, np.float32), 1e-6)
+        path = self.bundle.ood_path
+        self.ood: OODStats | None = OODStats.load(path) if path is not None else None
 
     @property
     def heads(self) -> tuple[str, ...]:
@@ -193,21 +221,53 @@ class IPPEngine(TaskEngine):
               ) -> list[dict[str, dict[str, float]]]:
         return self.predict_batch([p for p, _ in batch], [s for _, s in batch])
 
-    def predict_batch(self, frames: Sequence[np.ndarray],
-                      shapes: Sequence[ShapeDescriptors | None]
-                      ) -> list[dict[str, dict[str, float]]]:
+    def raw_outputs(self, frames: Sequence[np.ndarray],
+                    shapes: Sequence[ShapeDescriptors | None]) -> dict[str, np.ndarray]:
+        """The runtime's outputs by name (head logits, ``embedding`` if exported)."""
         inputs = {self.names[0]: np.concatenate(
             [self.standardised(self.model_image(f)[1]) for f in frames])}
         if self.uses_shape:
             inputs[self.names[1]] = np.concatenate([self.shape_vector(s) for s in shapes])
-        outputs = list(self._run(inputs).values())
+        outputs = self._run(inputs)
+        heads = [h.name for h in self.bundle.manifest.output.heads]
+        if not set(heads) <= set(outputs):  # unnamed outputs: heads first, in order
+            outputs = dict(zip([*heads, EMBEDDING, OOD_FEATURES], outputs.values(),
+                               strict=False))
+        return outputs
+
+    def probabilities(self, outputs: Mapping[str, np.ndarray]
+                      ) -> list[dict[str, dict[str, float]]]:
+        """Temperature-scaled probabilities per frame from :meth:`raw_outputs`."""
         temperature = self.bundle.manifest.calibration.temperature
-        result: list[dict[str, dict[str, float]]] = [{} for _ in frames]
-        for head, logits in zip(self.bundle.manifest.output.heads, outputs, strict=True):
-            probs = softmax(logits, temperature.get(head.name, 1.0))
-            for i in range(len(frames)):
+        n = len(next(iter(outputs.values())))
+        result: list[dict[str, dict[str, float]]] = [{} for _ in range(n)]
+        for head in self.bundle.manifest.output.heads:
+            probs = softmax(outputs[head.name], temperature.get(head.name, 1.0))
+            for i in range(n):
                 result[i][head.name] = dict(zip(head.labels, map(float, probs[i]), strict=True))
         return result
+
+    def predict_batch(self, frames: Sequence[np.ndarray],
+                      shapes: Sequence[ShapeDescriptors | None]
+                      ) -> list[dict[str, dict[str, float]]]:
+        return self.probabilities(self.raw_outputs(frames, shapes))
+
+    def analyse_batch(self, frames: Sequence[np.ndarray],
+                      shapes: Sequence[ShapeDescriptors | None]) -> list[IPPOutput]:
+        """Probabilities, embedding and out-of-distribution verdict of each frame."""
+        outputs = self.raw_outputs(frames, shapes)
+        probabilities = self.probabilities(outputs)
+        embedding = outputs.get(EMBEDDING)
+        if embedding is None:
+            return [IPPOutput(p, np.zeros(0, np.float32)) for p in probabilities]
+        embedding = np.asarray(embedding, np.float32).reshape(len(probabilities), -1)
+        spec = self.bundle.manifest.ood
+        if self.ood is None or spec is None:
+            return [IPPOutput(p, e) for p, e in zip(probabilities, embedding, strict=True)]
+        features = np.asarray(outputs[spec.features]).reshape(len(embedding), -1)
+        scores = ood_scores(self.ood, features)
+        return [IPPOutput(p, e, float(s), spec.threshold, bool(s <= spec.threshold))
+                for p, e, s in zip(probabilities, embedding, scores, strict=True)]
 
 
 class ForecastEngine(TaskEngine):

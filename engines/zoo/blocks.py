@@ -89,3 +89,39 @@ def pooled_width(backbone: nn.Module) -> int:
     hidden = getattr(backbone, "head_hidden_size", None)
     width = hidden or backbone.num_features
     return int(width)  # type: ignore[arg-type]
+
+
+#: The ONNX output name of an IPP model's pooled backbone features.
+EMBEDDING_OUTPUT = "embedding"
+#: The ONNX output with the early stages' channel statistics (out-of-distribution score).
+OOD_OUTPUT = "ood_features"
+#: Backbone stages whose feature maps give :data:`OOD_OUTPUT`.
+OOD_STAGES = (0, 1)
+
+
+def backbone_features(backbone: nn.Module, image: torch.Tensor, embedding: bool
+                      ) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """``(pooled features, early-stage statistics or None)`` of a timm backbone.
+
+    With ``embedding`` on, one pass gives the pooled features (exactly ``backbone(image)``)
+    and, per channel of the feature maps of :data:`OOD_STAGES`, their spatial mean and
+    standard deviation: low-level statistics that see a new microscope or real images
+    long before the pooled features do (Lee et al. 2018 use such early layers too).
+    """
+    if not embedding:
+        return backbone(image), None
+    final, stages = backbone.forward_intermediates(  # type: ignore[operator]
+        image, indices=list(OOD_STAGES))
+    pooled = backbone.forward_head(final, pre_logits=True)  # type: ignore[operator]
+    stats = [torch.cat([f.mean(dim=(2, 3)), f.std(dim=(2, 3), correction=0)], dim=1)
+             for f in stages]
+    return pooled, torch.cat(stats, dim=1)
+
+
+def with_embedding(logits: tuple[torch.Tensor, ...], pooled: torch.Tensor,
+                   style: torch.Tensor | None, embedding: bool) -> tuple[torch.Tensor, ...]:
+    """``logits``, plus ``pooled`` and ``style`` (``[B, D]`` each) when ``embedding`` is on
+    (``style`` falls back to ``pooled`` for a model without an image backbone)."""
+    if not embedding:
+        return logits
+    return (*logits, pooled, pooled if style is None else style)

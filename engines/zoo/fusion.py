@@ -10,6 +10,10 @@ per-head classifiers read the fused image token. ``mode`` selects the ablations:
 - ``no_fusion``: both pathways, each summarised on its own (shape tokens attend only to each
   other), concatenated; no cross-modal attention.
 - ``no_transformer``: both modalities concatenated and mixed by an MLP instead of attention.
+
+``embedding=True`` returns, after the logits, the backbone's pooled image features and its
+early stages' channel statistics (for ``shape_only``, which has no backbone, the fused
+representation twice).
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ from collections.abc import Mapping
 import torch
 from torch import nn
 
-from engines.zoo.blocks import check_heads, pooled_width
+from engines.zoo.blocks import backbone_features, check_heads, pooled_width, with_embedding
 
 MODES = ("full", "image_only", "shape_only", "no_fusion", "no_transformer")
 
@@ -53,6 +57,7 @@ class FusionTransformer(nn.Module):
         n_shape: number of shape descriptors (9).
         d_model, n_heads, n_layers, ff_dim, dropout: the encoder (256, 4, 3, 512, 0.1).
         mode: one of :data:`MODES`.
+        embedding: also return the pooled image features (last output).
     """
 
     def __init__(
@@ -67,12 +72,14 @@ class FusionTransformer(nn.Module):
         ff_dim: int = 512,
         dropout: float = 0.1,
         mode: str = "full",
+        embedding: bool = False,
     ) -> None:
         super().__init__()
         if mode not in MODES:
             raise ValueError(f"unknown fusion mode {mode!r}; valid: {', '.join(MODES)}")
         heads = check_heads(heads)
         self.mode = mode
+        self.embedding = embedding
         self.head_names = tuple(heads)
         self.n_shape = n_shape
         if mode != "shape_only":
@@ -104,14 +111,24 @@ class FusionTransformer(nn.Module):
     def forward(
         self, image: torch.Tensor | None, shape: torch.Tensor | None = None
     ) -> tuple[torch.Tensor, ...]:
-        fused = self.norm(self._fuse(image, shape))
-        return tuple(head(fused) for head in self.heads)
+        pooled, style, fused = self._fuse(image, shape)
+        fused = self.norm(fused)
+        return with_embedding(tuple(head(fused) for head in self.heads),
+                              fused if pooled is None else pooled, style, self.embedding)
 
-    def _fuse(self, image: torch.Tensor | None, shape: torch.Tensor | None) -> torch.Tensor:
+    def _fuse(self, image: torch.Tensor | None, shape: torch.Tensor | None
+              ) -> tuple[torch.Tensor | None, torch.Tensor | None, torch.Tensor]:
+        """``(pooled backbone features, early-stage statistics, fused representation)``."""
+        pooled = style = None
         if self.mode != "shape_only":
             if image is None:
                 raise ValueError(f"fusion mode {self.mode!r} needs the image")
-            image_token = self.image_proj(self.backbone(image)).unsqueeze(1)
+            pooled, style = backbone_features(self.backbone, image, self.embedding)
+        return pooled, style, self._mix(pooled, shape)
+
+    def _mix(self, pooled: torch.Tensor | None, shape: torch.Tensor | None) -> torch.Tensor:
+        if pooled is not None:
+            image_token = self.image_proj(pooled).unsqueeze(1)
         if self.mode == "image_only":
             return self.encoder(image_token)[:, 0]
         if shape is None:

@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 import torch
 from torch import nn
 
-from engines.zoo.blocks import check_heads, pooled_width
+from engines.zoo.blocks import backbone_features, check_heads, pooled_width, with_embedding
 
 
 def causal_order(heads: Mapping[str, int], order: Sequence[str]) -> dict[str, int]:
@@ -33,6 +33,7 @@ class HierarchicalMultiTaskTransformer(nn.Module):
         order: the causal label order.
         embed_dim: size of each chosen-class embedding.
         dropout: dropout inside each head.
+        embedding: also return the pooled ViT features and early-block statistics.
     """
 
     def __init__(
@@ -43,12 +44,14 @@ class HierarchicalMultiTaskTransformer(nn.Module):
         order: Sequence[str] = (),
         embed_dim: int = 64,
         dropout: float = 0.1,
+        embedding: bool = False,
     ) -> None:
         super().__init__()
         import timm
 
         heads = causal_order(check_heads(heads), order)
         self.head_names = tuple(heads)
+        self.embedding = embedding
         self.backbone = timm.create_model(
             backbone, pretrained=False, num_classes=0, **(backbone_kwargs or {})
         )
@@ -81,7 +84,7 @@ class HierarchicalMultiTaskTransformer(nn.Module):
             targets: optional [B, n_heads] int64 true classes in ``head_names`` order (teacher
                 forcing); without it each head is conditioned on the earlier argmax.
         """
-        features = self.backbone(image)
+        features, style = backbone_features(self.backbone, image, self.embedding)
         context = [features]
         outputs = []
         for index, head in enumerate(self.heads):
@@ -90,4 +93,4 @@ class HierarchicalMultiTaskTransformer(nn.Module):
             if index < len(self.embeddings):
                 chosen = targets[:, index] if targets is not None else logits.argmax(dim=1)
                 context.append(self.embeddings[index](chosen))
-        return tuple(outputs)
+        return with_embedding(tuple(outputs), features, style, self.embedding)

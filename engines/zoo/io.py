@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import warnings
 from collections.abc import Sequence
@@ -12,6 +11,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from engines.zoo.blocks import EMBEDDING_OUTPUT, OOD_OUTPUT
 from engines.zoo.registry import model_info
 
 logger = logging.getLogger(__name__)
@@ -60,13 +60,16 @@ def example_inputs(
 
 
 def io_names(model: nn.Module) -> tuple[list[str], list[str]]:
-    """ONNX input names (only inputs the model uses) and output names for a zoo model."""
+    """ONNX input names (only inputs the model uses) and output names for a zoo model
+    (IPP: the head names, then ``embedding`` and ``ood_features`` for a model built with
+    ``embedding=True``)."""
     info = model_info(zoo_config(model)["name"])
     if info.task == "segmentation":
         return ["image"], ["logits"]
     if info.task == "ipp":
         inputs = [n for n, used in (("image", info.uses_image), ("shape", info.uses_shape)) if used]
-        return inputs, list(getattr(model, "head_names", ()))
+        extra = [EMBEDDING_OUTPUT, OOD_OUTPUT] if getattr(model, "embedding", False) else []
+        return inputs, [*getattr(model, "head_names", ()), *extra]
     return (["frames", "meta"] if info.uses_meta else ["frames"]), ["next_frame"]
 
 

@@ -3,7 +3,10 @@
 Every IPP model is built with ``heads`` (label -> number of classes, in order), has a
 ``head_names`` attribute, and is called as ``forward(image [B, 3, H, W], shape [B, 9] | None)``
 returning one logits tensor per head, in ``head_names`` order. Image-only models ignore
-``shape``. This module also registers the fusion (:mod:`fusion`) and HMTT (:mod:`hmtt`) models.
+``shape``. Built with ``embedding=True`` a model also returns, after the logits, its
+backbone's pooled features ``[B, D]`` (ONNX output ``embedding``: replicate evidence) and its
+early stages' channel statistics (``ood_features``: the out-of-distribution score). This
+module also registers the fusion (:mod:`fusion`) and HMTT (:mod:`hmtt`) models.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from engines.zoo.blocks import check_heads, pooled_width
+from engines.zoo.blocks import backbone_features, check_heads, pooled_width, with_embedding
 from engines.zoo.fusion import FusionTransformer
 from engines.zoo.hmtt import HierarchicalMultiTaskTransformer
 from engines.zoo.registry import register_model
@@ -47,7 +50,10 @@ TEST_HEADS: dict[str, int] = {"cell_line": 4, "culture_medium": 3, "seeding_dens
 
 
 class MultiHeadClassifier(nn.Module):
-    """A timm backbone's pooled features -> dropout -> one linear classifier per head."""
+    """A timm backbone's pooled features -> dropout -> one linear classifier per head.
+
+    ``embedding=True``: the pooled features and early-stage statistics follow the logits.
+    """
 
     def __init__(
         self,
@@ -55,12 +61,14 @@ class MultiHeadClassifier(nn.Module):
         backbone: str = "convnext_tiny",
         backbone_kwargs: dict | None = None,
         dropout: float = 0.0,
+        embedding: bool = False,
     ) -> None:
         super().__init__()
         import timm
 
         heads = check_heads(heads)
         self.head_names = tuple(heads)
+        self.embedding = embedding
         self.backbone = timm.create_model(
             backbone, pretrained=False, num_classes=0, **(backbone_kwargs or {})
         )
@@ -71,8 +79,10 @@ class MultiHeadClassifier(nn.Module):
     def forward(
         self, image: torch.Tensor, shape: torch.Tensor | None = None
     ) -> tuple[torch.Tensor, ...]:
-        features = self.dropout(self.backbone(image))
-        return tuple(head(features) for head in self.heads)
+        pooled, style = backbone_features(self.backbone, image, self.embedding)
+        features = self.dropout(pooled)
+        return with_embedding(tuple(head(features) for head in self.heads), pooled, style,
+                              self.embedding)
 
 
 _IPP: dict[str, Any] = {"task": "ipp", "mean": (0.5, 0.5, 0.5), "std": (0.5, 0.5, 0.5)}

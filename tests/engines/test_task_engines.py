@@ -7,8 +7,8 @@ import pytest
 
 from engines.bundle import BundleError
 from engines.classical import ClassicalSegmenter, SegmentationOutput
-from engines.tasks import ForecastEngine, IPPEngine, SegmentationEngine, softmax
 from engines.morphometry import shape_descriptors
+from engines.tasks import ForecastEngine, IPPEngine, SegmentationEngine, softmax
 from tests.engines.tiny_bundles import (
     ipp_bundle,
     nextframe_bundle,
