@@ -8,6 +8,7 @@ which restarts the sentinel whenever it exits with an error. Standard library on
 from __future__ import annotations
 
 import csv
+import getpass
 import io
 import json
 import os
@@ -115,7 +116,8 @@ class ScheduledTask:
 
     def __init__(self, run: Runner = run_quietly, user: str | None = None) -> None:
         self.run = run
-        domain, name = os.environ.get("USERDOMAIN", ""), os.environ.get("USERNAME", "")
+        domain = os.environ.get("USERDOMAIN", "")
+        name = os.environ.get("USERNAME") or getpass.getuser()
         self.user = user or (f"{domain}\\{name}" if domain else name)
 
     def preview(self, spec: ServiceSpec) -> str:

@@ -8,7 +8,14 @@ import sys
 from pathlib import Path
 
 from installer import service
-from installer.bootstrap import DEMO_EXTRAS, ROOT, ensure_environment, venv_python, wanted_extras
+from installer.bootstrap import (
+    DEMO_EXTRAS,
+    ROOT,
+    VENV,
+    ensure_environment,
+    venv_python,
+    wanted_extras,
+)
 from installer.service_files import (
     SETTINGS_NAME,
     ServiceError,
@@ -101,9 +108,10 @@ def _install(args: argparse.Namespace) -> int:
     text = settings_text(args, config)
     if args.preview:
         sys.stdout.write(f"# {config}\n{text or config.read_text(encoding='utf-8')}\n")
-        spec = ServiceSpec(ROOT, venv_python(), config)
-        preview = (service.SystemdUserService() if args.preview == "linux"
-                   else service.ScheduledTask())
+        linux = args.preview == "linux"
+        python = VENV / ("bin/python" if linux else "Scripts/python.exe")
+        spec = ServiceSpec(ROOT, python, config)
+        preview = service.SystemdUserService() if linux else service.ScheduledTask()
         sys.stdout.write(preview.preview(spec))
         return 0
     controller = service.controller_for()
