@@ -125,6 +125,18 @@ class Candidates:
         pending.closed = False
         return False
 
+    @staticmethod
+    def retry_later(pending: Pending, now: float, give_up: float, settle: float,
+                    since: float | None = None) -> bool:
+        """Schedule another try of a file in trouble; False once it lasted ``give_up`` s."""
+        first = pending.trouble_since if since is None else since
+        if first is None:
+            pending.trouble_since = first = now
+        if now - first >= give_up:
+            return False
+        pending.due = now + max(0.05, min(settle, 1.0))
+        return True
+
     def due(self) -> list[tuple[str, Pending]]:
         now = self._clock()
         return [(key, p) for key, p in list(self.pending.items()) if p.due <= now]

@@ -7,10 +7,9 @@ it parses. A periodic rescan catches anything the observer missed. NDTiff datase
 followed through their index, never read as plain TIFFs (``tails``); the root's watch is
 re-armed when the folder is deleted and re-created (``root``).
 
-Nothing about one file stops the source: any error on a file fails that file with its
-reason, after retrying it for ``give_up_s`` when it may recover (permission denied while
-another program holds it, a file replaced while it was read). A file that changes after it
-was delivered (same name, new content: a re-acquisition) is delivered again as a new frame.
+No file stops the source: an error on a file fails that file with its reason, after retries
+for ``give_up_s`` when it may recover (permission denied while another program holds it,
+replaced while read). A file changed after delivery (a re-acquisition) is a new frame.
 """
 
 from __future__ import annotations
@@ -157,14 +156,13 @@ class FolderSource:
         checker = self._checker
         finished = self._done.is_set() or self._should_stop()
         alive = finished or (checker is not None and checker.is_alive())
-        state = f"{self._mode()}; names {self._names.describe()}"
         with self._cond:
-            return replace(self._health, alive=alive, state=state)
+            return replace(self._health, alive=alive, state=self.state)
 
     @property
     def state(self) -> str:
         """One line for ``sentinel status``: how the folder is watched, which names matched."""
-        return self.health().state
+        return f"{self._mode()}; names {self._names.describe()}"
 
     def _mode(self) -> str:
         return "once" if self._once else self._watch.state
@@ -194,7 +192,10 @@ class FolderSource:
             try:
                 if not self._once and self._clock() >= next_root_check:
                     next_root_check = self._clock() + 1.0
-                    if self._watch.check() == "re-armed":
+                    outcome = self._watch.check()
+                    if outcome == "removed":  # a source error: the pipeline alerts on it
+                        self._error(f"watched folder {self.root} was removed; waiting for it")
+                    elif outcome == "re-armed":
                         next_scan = self._clock()
                 if self._clock() >= next_scan and not self._watch.missing:
                     self._scan(self.root)
@@ -248,7 +249,8 @@ class FolderSource:
         return hints
 
     def _scan(self, top: Path) -> None:
-        for folder, dirnames, filenames in os.walk(top, followlinks=False, onerror=walk_error):
+        for folder, dirnames, filenames in os.walk(top, followlinks=False,
+                                                   onerror=self._walk_error):
             here = Path(folder)
             if INDEX_FILE in filenames:
                 self._note(here / INDEX_FILE, "changed")
@@ -256,6 +258,11 @@ class FolderSource:
                 continue
             for file_name in filenames:
                 self._note(here / file_name, "changed")
+
+    def _walk_error(self, error: OSError) -> None:
+        walk_error(error)
+        if not isinstance(error, FileNotFoundError):  # a folder removed meanwhile is no error
+            self._error(f"cannot list {error.filename}: {error.strerror or error}")
 
     def _note(self, path: Path, kind: str) -> None:
         if kind == "dir":
@@ -349,13 +356,8 @@ class FolderSource:
     def _retry_or_fail(self, key: str, pending: Pending, reason: str, now: float,
                        since: float | None = None) -> None:
         """Retry a file that may recover; fail it with ``reason`` once ``give_up_s`` passed."""
-        first = pending.trouble_since if since is None else since
-        if first is None:
-            pending.trouble_since = first = now
-        if now - first >= self._give_up:
+        if not self._files.retry_later(pending, now, self._give_up, self._settle, since):
             self._fail(key, reason)
-        else:
-            pending.due = now + max(0.05, min(self._settle, 1.0))
 
     def _known(self, uri: str, size: int, mtime_ns: int) -> bool:
         if self._is_known is None:
@@ -375,19 +377,15 @@ class FolderSource:
         self._deliver(FrameFailure(key, reason, size=size, mtime_ns=mtime_ns))
 
     def _deliver(self, item: Frame | FrameFailure) -> None:
+        failed = isinstance(item, FrameFailure)
+        uri = item.uri if isinstance(item, FrameFailure) else item.meta.uri
         if isinstance(item, FrameFailure):
-            log.warning("cannot use %s: %s", item.uri, item.reason)
-            self._add_counts(failed=1)
-        else:
-            self._add_counts(emitted=1)
-        self._call_sink(item)
-
-    def _call_sink(self, item: Frame | FrameFailure) -> None:
+            log.warning("cannot use %s: %s", uri, item.reason)
+        self._add_counts(failed=int(failed), emitted=int(not failed))
         assert self._sink is not None
         try:
             self._sink(item)
         except Exception:
-            uri = item.meta.uri if isinstance(item, Frame) else item.uri
             log.exception("frame sink raised for %s", uri)
 
     def _add_counts(self, **delta: int) -> None:

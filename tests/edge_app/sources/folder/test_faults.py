@@ -208,6 +208,8 @@ def test_watched_root_deleted_and_recreated_rearms_the_watch(
     finally:
         source.close(5)
     assert [i for i in collector.items if isinstance(i, FrameFailure)] == []
+    health = source.health()  # the removal is a source error: the pipeline alerts on it
+    assert health.errors == 1 and "was removed" in (health.error or "")
 
 
 def test_reacquired_file_is_a_new_frame(tmp_path: Path, collector: Collector) -> None:
