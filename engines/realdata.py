@@ -126,3 +126,44 @@ def goat_dice(segmenter: Segmenter, root: Path | None = None) -> list[float]:
         )
         scores.append(dice(seg.foreground, truth > 0.5))
     return scores
+
+
+#: The real-image check as a segmentation bundle's manifest stores it (``metrics``), for the
+#: engine and for the classical segmenter, written by ``trainer/train/realcheck.py``.
+REAL_CHECK_METRICS = ("real/crops", "real/engine_plausible_crops",
+                      "real/classical_plausible_crops", "real/engine_goat_mean_dice",
+                      "real/classical_goat_mean_dice")
+
+
+def better_segmenter(metrics: dict[str, float]) -> tuple[str | None, str]:
+    """``"engine"`` or ``"classical"``: which did better on the bundle's real-image check.
+
+    More plausible single spheroids on the real crops wins; a tie goes to the higher mean
+    GOAT Dice; the engine must beat the classical segmenter to be chosen. ``(None, why)``
+    when the bundle carries no real-image check (then nothing is known either way).
+    """
+    if not all(key in metrics for key in REAL_CHECK_METRICS[:3]):
+        return None, "the bundle carries no real-image check"
+    engine = (metrics["real/engine_plausible_crops"],
+              metrics.get("real/engine_goat_mean_dice", 0.0))
+    classical = (metrics["real/classical_plausible_crops"],
+                 metrics.get("real/classical_goat_mean_dice", 0.0))
+    crops = int(metrics["real/crops"])
+    why = (f"real-image check: engine {engine[0]:.0f}/{crops} plausible crops, GOAT Dice "
+           f"{engine[1]:.3f}; classical {classical[0]:.0f}/{crops}, {classical[1]:.3f}")
+    return ("engine" if engine > classical else "classical"), why
+
+
+def auto_segmenter_choice(bundle: Path | None) -> tuple[str, str]:
+    """What ``segmentation.backend = auto`` runs: ``("engine" | "classical", why)``.
+
+    No bundle: classical. A bundle whose real-image check (:func:`better_segmenter`) the
+    classical segmenter wins: classical. Otherwise the engine (a bundle without the check,
+    e.g. one trained on a PC without the shared real images, is taken as given).
+    """
+    from engines.bundle import read_manifest
+
+    if bundle is None:
+        return "classical", "no segmentation engine bundle installed"
+    choice, why = better_segmenter(dict(read_manifest(Path(bundle)).metrics))
+    return choice or "engine", why

@@ -28,15 +28,22 @@ def predict_engines(segmentation: Path | None, ipp: Path | None, runtime: str
                     ) -> tuple[Any, Any | None]:
     """The segmenter and IPP engine of ``predict`` (loaded).
 
-    ``None`` means the installed default bundle, if any; ``classical`` / ``off`` force the
+    ``segmentation=None`` is what ``sentinel watch`` runs by default (``backend = auto``:
+    the installed engine unless its real-image check favours the classical segmenter);
+    ``ipp=None`` the installed IPP bundle, if any; ``classical`` / ``off`` force the
     classical fallback / no IPP even when bundles are installed.
     """
     from engines.bundle import default_bundle
     from engines.classical import ClassicalSegmenter
+    from engines.realdata import auto_segmenter_choice
     from engines.tasks import IPPEngine, SegmentationEngine
 
-    seg_bundle = (None if str(segmentation) == "classical"
-                  else segmentation or default_bundle("segmentation"))
+    seg_bundle = None if str(segmentation) == "classical" else segmentation
+    if segmentation is None:
+        installed = default_bundle("segmentation")
+        choice, why = auto_segmenter_choice(installed)
+        seg_bundle = installed if choice == "engine" else None
+        log.info("predict: segmentation (auto): %s (%s)", choice, why)
     ipp_bundle = None if str(ipp) == "off" else ipp or default_bundle("ipp")
     segmenter: Any = (SegmentationEngine(seg_bundle, runtime) if seg_bundle
                       else ClassicalSegmenter())

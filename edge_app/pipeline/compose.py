@@ -127,13 +127,16 @@ def _engine_segmenter(settings: SentinelSettings) -> Segmenter:
 
 
 def _auto_segmenter(settings: SentinelSettings) -> Segmenter:
-    """The installed segmentation engine when there is one, else the classical fallback."""
+    """The segmentation engine when its bundle's real-image check does not favour the
+    classical segmenter (:func:`engines.realdata.auto_segmenter_choice`), else classical."""
     from engines.bundle import default_bundle
+    from engines.realdata import auto_segmenter_choice
 
-    if settings.segmentation.bundle is not None or default_bundle("segmentation") is not None:
-        return _engine_segmenter(settings)
-    log.info("segmentation: no engine bundle installed; using the classical fallback")
-    return _classical(settings)
+    bundle = settings.segmentation.bundle or default_bundle("segmentation")
+    choice, why = auto_segmenter_choice(bundle)
+    log.info("segmentation (auto): %s (%s)", "engine " + str(bundle) if choice == "engine"
+             else "classical segmenter", why)
+    return _engine_segmenter(settings) if choice == "engine" else _classical(settings)
 
 
 SEGMENTERS: dict[str, Callable[[SentinelSettings], Segmenter]] = {

@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import csv
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -19,14 +20,16 @@ from engines.preprocess import as_plane, normalise, resize_area
 from trainer.data.datasets import meta_vector
 from trainer.metrics import frame_psnr, frame_ssim
 
+logger = logging.getLogger(__name__)
+
 TIMELAPSE = "jointforces_mcf7_timelapse"
 
 
 def segmentation_figures(bundle: Path, root: Path | None = None) -> dict[str, Any]:
     """Crop plausibility and GOAT Dice of the bundle's engine and of the classical segmenter."""
     from engines.classical import ClassicalSegmenter
-    from engines.tasks import SegmentationEngine
     from engines.realdata import crop_plausibility, goat_dice
+    from engines.tasks import SegmentationEngine
 
     engine = SegmentationEngine(bundle, "onnx")
     engine.load()
@@ -43,6 +46,37 @@ def segmentation_figures(bundle: Path, root: Path | None = None) -> dict[str, An
         return figures
     finally:
         engine.close()
+
+
+def segmentation_metrics(figures: dict[str, Any]) -> dict[str, float]:
+    """:func:`segmentation_figures` as the manifest metrics ``auto`` decides by
+    (:data:`engines.realdata.REAL_CHECK_METRICS`)."""
+    engine, classical = figures["engine"], figures["classical"]
+    return {"real/crops": float(engine["crops"]),
+            "real/engine_plausible_crops": float(engine["plausible"]),
+            "real/classical_plausible_crops": float(classical["plausible"]),
+            "real/engine_goat_mean_dice": round(float(engine["goat_mean_dice"]), 4),
+            "real/classical_goat_mean_dice": round(float(classical["goat_mean_dice"]), 4)}
+
+
+def record_real_check(bundle: Path, root: Path | None = None) -> dict[str, float] | None:
+    """Run the real-image check on a segmentation bundle and store its figures in the
+    manifest's metrics (re-sealed), so ``segmentation.backend = auto`` can choose by them.
+
+    Returns the figures, or ``None`` when the shared real images are not on this PC.
+    """
+    from engines.bundle import read_manifest, write_manifest
+    from engines.realdata import better_segmenter, real_data_root
+
+    if (root or real_data_root()) is None:
+        return None
+    metrics = segmentation_metrics(segmentation_figures(bundle, root))
+    manifest = read_manifest(bundle)
+    write_manifest(bundle, manifest.model_copy(
+        update={"metrics": {**manifest.metrics, **metrics}}))
+    logger.info("%s: %s -> auto picks %s", bundle, better_segmenter(metrics)[1],
+                better_segmenter(metrics)[0])
+    return metrics
 
 
 def _timelapse(root: Path) -> tuple[list[np.ndarray], list[dict[str, str]]]:

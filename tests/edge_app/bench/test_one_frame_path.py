@@ -66,7 +66,7 @@ def _close(a, b, tol=1e-5):
 
 
 def test_watch_predict_bench_and_gpucheck_path_agree(tmp_path, installed, frames):
-    predictor = Predictor(None, None, "onnx", top=99)
+    predictor = Predictor(installed["segmentation"], installed["ipp"], "onnx", top=99)
     try:
         predicted = {str(p): predictor.analyse(p)[0] for p in frames}
     finally:
