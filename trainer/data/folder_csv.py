@@ -1,12 +1,15 @@
 """A lab's own images: a folder plus a CSV with a ``file`` column and one column per label.
 
-Example ``labels.csv`` (paths relative to the CSV's folder; ``mask`` optional)::
+Example ``labels.csv`` (paths relative to the CSV's folder; ``mask`` and ``split`` optional)::
 
-    file,mask,cell_line,culture_medium,seeding_density,timepoint
-    plate1/A1.tif,masks/A1.tif,HCT116,DMEMF12,2000,48
+    file,mask,split,cell_line,culture_medium,seeding_density,timepoint
+    plate1/A1.tif,masks/A1.tif,train,HCT116,DMEMF12,2000,48
 
 Every other non-empty column becomes a label (values kept as text). A ``timepoint`` or
-``hours`` column also gives the record's ``hours``.
+``hours`` column also gives the record's ``hours``. ``split`` (train / val / test) chooses
+the split; without it the trainer splits by technical replicate, else by a stable hash of
+the file name (:func:`trainer.data.splits.choose_split`). Images without a mask get one
+computed by a segmenter (:mod:`trainer.data.auto_masks`).
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from trainer.data.records import ImageRecord
 
 logger = logging.getLogger(__name__)
 
-_RESERVED = ("file", "mask")
+_RESERVED = ("file", "mask", "split")
 
 
 class FolderCsvError(ValueError):
@@ -65,6 +68,7 @@ def read_folder_csv(csv_path: str | Path, root: str | Path | None = None) -> lis
             image = _resolve(base, row["file"], csv_path, line, "file")
             mask = _resolve(base, row["mask"], csv_path, line, "mask") if row.get("mask") else None
             labels = {c: row[c] for c in label_columns if row.get(c)}
-            records.append(ImageRecord(image, mask, labels, _hours(row)))
+            split = row.get("split", "").lower() or None
+            records.append(ImageRecord(image, mask, labels, _hours(row), split))
     logger.info("%s: %d images, labels %s", csv_path, len(records), label_columns)
     return records

@@ -39,13 +39,15 @@ class ImageRecord:
     """An image file, its mask file (``None`` when missing) and its labels as strings.
 
     ``labels`` uses the :data:`IPP_LABELS` names (a lab's CSV may add others); ``hours`` is
-    the timepoint as a number (``None`` when unknown).
+    the timepoint as a number (``None`` when unknown); ``split`` the split a lab's CSV
+    assigns (``train``, ``val`` or ``test``; ``None`` when it does not say).
     """
 
     image: Path
     mask: Path | None
     labels: Mapping[str, str] = field(hash=False)
     hours: float | None = None
+    split: str | None = None
 
     @property
     def key(self) -> str:

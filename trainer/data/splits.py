@@ -118,3 +118,61 @@ def split_fractions(
         u = unit_hash(group, seed)
         parts[0 if u < bounds[0] else 1 if u < bounds[1] else 2].append(i)
     return Split(tuple(parts[0]), tuple(parts[1]), tuple(parts[2]))
+
+
+#: Values of a ``split`` column and the part they name.
+SPLIT_NAMES = {"train": 0, "training": 0, "val": 1, "valid": 1, "validation": 1, "test": 2,
+               "holdout": 2}
+HASH_FRACTIONS = (0.70, 0.15, 0.15)
+
+
+def split_by_column(values: Sequence[str | None], keys: Sequence[str], seed: int = 0) -> Split:
+    """The split each item names (``train``/``val``/``test``); blank ones by key hash.
+
+    Raises:
+        ValueError: a value that names no split (the message lists the valid ones).
+    """
+    unknown = sorted({v for v in values if v and v.lower() not in SPLIT_NAMES})
+    if unknown:
+        raise ValueError(f"unknown split value(s) {unknown}; valid: train, val, test")
+    by_hash = split_by_hash(keys, seed=seed)
+    hashed = {i: part for part, items in enumerate((by_hash.train, by_hash.val, by_hash.test))
+              for i in items}
+    parts: tuple[list[int], list[int], list[int]] = ([], [], [])
+    for i, value in enumerate(values):
+        parts[SPLIT_NAMES[value.lower()] if value else hashed[i]].append(i)
+    return Split(tuple(parts[0]), tuple(parts[1]), tuple(parts[2]))
+
+
+def split_by_hash(keys: Sequence[str], fractions: tuple[float, float, float] = HASH_FRACTIONS,
+                  seed: int = 0) -> Split:
+    """About ``fractions`` of the items by a stable hash of each key (the file name).
+
+    Each item's part depends only on its key and the seed. Should a part come out empty
+    with three or more items (a few unlucky hashes), the items are ranked by hash instead
+    and cut at the fractions, each part at least one item.
+    """
+    split = split_fractions(list(keys), fractions, seed)
+    if len(keys) < 3 or all(split.sizes().values()):
+        return split
+    order = sorted(range(len(keys)), key=lambda i: (unit_hash(keys[i], seed), keys[i]))
+    n_val = max(1, round(fractions[1] * len(keys)))
+    n_test = max(1, round(fractions[2] * len(keys)))
+    n_train = len(keys) - n_val - n_test
+    return Split(tuple(sorted(order[:n_train])), tuple(sorted(order[n_train:n_train + n_val])),
+                 tuple(sorted(order[n_train + n_val:])))
+
+
+def choose_split(labels: Sequence[Mapping[str, str]], keys: Sequence[str],
+                 split_values: Sequence[str | None] | None = None, seed: int = 0
+                 ) -> tuple[Split, str]:
+    """A lab's split: by its ``split`` column, else by technical replicate (the paper's
+    T1-T4 / T5, T8 / rest, when that leaves no part empty), else by a stable hash of the
+    file name (70/15/15). Returns the split and how it was made, in words."""
+    if split_values is not None and any(split_values):
+        return split_by_column(split_values, keys, seed), "the split column"
+    if labels and all(item.get("technical_rep") for item in labels):
+        split = split_by_replicate(labels, keys=keys, seed=seed)
+        if all(split.sizes().values()):
+            return split, "technical replicate (train T1-T4, validation T5 and T8, test rest)"
+    return split_by_hash(keys, seed=seed), "a stable hash of the file name (70/15/15)"

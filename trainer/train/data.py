@@ -120,30 +120,69 @@ def _records(spec: DataSpec) -> list[ImageRecord]:
     return read_folder_csv(spec.path)
 
 
-def record_splits(recipe: Recipe, spec: DataSpec) -> Splits:
-    """SLiMIA / folder splits: by technical replicate (images), 70/15/15 by series (pairs)."""
-    from trainer.data.splits import split_by_replicate, split_fractions
+class NoTimeSeries(DataSpecError):
+    """The data has no image sequences, so a next-frame recipe has nothing to learn from."""
+
+
+def _split_images(recipe: Recipe, spec: DataSpec, records: Sequence[ImageRecord]
+                  ) -> tuple[Any, str]:
+    """SLiMIA: the paper's replicate split. Folder: :func:`choose_split` on file names
+    relative to the CSV (a ``split`` column, else technical replicate, else a hash)."""
+    from trainer.data.splits import choose_split, split_by_replicate
+
+    if spec.kind == "slimia":
+        split = split_by_replicate([r.labels for r in records], keys=[r.key for r in records])
+        return split, "technical replicate (the paper's)"
+    base = spec.path.parent.resolve() if spec.path is not None else None
+    keys = [r.image.relative_to(base).as_posix() if base and r.image.is_relative_to(base)
+            else r.image.name for r in records]
+    return choose_split([r.labels for r in records], keys, [r.split for r in records],
+                        seed=recipe.seed)
+
+
+def record_splits(recipe: Recipe, spec: DataSpec, mask_dir: Path | None = None) -> Splits:
+    """SLiMIA / folder splits: images as :func:`_split_images`, 70/15/15 by series (pairs).
+
+    ``mask_dir``: where masks missing from a folder CSV are computed to (segmentation and
+    IPP recipes; :func:`trainer.data.auto_masks.fill_missing_masks`); without it they stay
+    missing.
+    """
+    from trainer.data.splits import split_fractions
 
     records = _records(spec)
+    summary: dict[str, Any] = {"source": str(spec)}
     if recipe.task == "nextframe":
         from trainer.data.timeseries import RecordPairSource, group_sequences, make_pairs
 
         pairs = make_pairs(group_sequences(records))
+        if not pairs:
+            raise NoTimeSeries(f"--data {spec}: no image sequences (images of one well with "
+                               "an 'hours' or 'timepoint' column), so no next-frame engine")
         split = split_fractions(["|".join(p.sequence) for p in pairs], seed=recipe.seed)
         sources: list[Any] = [RecordPairSource([pairs[i] for i in part])
                               for part in (split.train, split.val, split.test)]
+        summary["split"] = "70/15/15 by image sequence"
     else:
-        split = split_by_replicate([r.labels for r in records], keys=[r.key for r in records])
+        if mask_dir is not None and spec.kind == "folder":
+            from trainer.data.auto_masks import fill_missing_masks
+
+            records, note = fill_missing_masks(records, mask_dir)
+            if note:
+                summary["masks"] = note
+        split, summary["split"] = _split_images(recipe, spec, records)
         base = RecordSource(records)
         sources = [base.subset(part) for part in (split.train, split.val, split.test)]
     if not all(len(s) for s in sources):
-        raise DataSpecError(f"--data {spec}: a split is empty {split.sizes()}")
-    return Splits(sources[0], sources[1], sources[2], {"source": str(spec), **split.sizes()})
+        raise DataSpecError(f"--data {spec}: a split is empty {split.sizes()} "
+                            f"(split by {summary['split']})")
+    logger.info("%s: split by %s %s", spec, summary["split"], split.sizes())
+    return Splits(sources[0], sources[1], sources[2], {**summary, **split.sizes()})
 
 
-def load_splits(recipe: Recipe, spec: DataSpec) -> Splits:
-    """The recipe's splits from ``spec``."""
-    splits = atlas_splits(recipe) if spec.kind == "atlas" else record_splits(recipe, spec)
+def load_splits(recipe: Recipe, spec: DataSpec, mask_dir: Path | None = None) -> Splits:
+    """The recipe's splits from ``spec`` (``mask_dir``: see :func:`record_splits`)."""
+    splits = (atlas_splits(recipe) if spec.kind == "atlas"
+              else record_splits(recipe, spec, mask_dir))
     logger.info("%s data %s: train %d, val %d, test %d", recipe.name, spec, len(splits.train),
                 len(splits.val), len(splits.test))
     return splits
@@ -151,6 +190,12 @@ def load_splits(recipe: Recipe, spec: DataSpec) -> Splits:
 
 def label_heads(vocabularies: Mapping[str, Sequence[str]],
                 exclude: str | None = None) -> dict[str, int]:
-    """IPP heads (paper order) with at least one class in the data, minus ``exclude``."""
+    """IPP heads (paper order) with at least two classes in the data, minus ``exclude``.
+
+    A label with one value (a lab's CSV often has a constant column) has nothing to learn.
+    """
+    constant = [h for h in IPP_LABELS if len(vocabularies.get(h) or ()) == 1]
+    if constant:
+        logger.info("labels with a single value, no head: %s", ", ".join(constant))
     return {h: len(vocabularies[h]) for h in IPP_LABELS
-            if vocabularies.get(h) and h != exclude}
+            if len(vocabularies.get(h) or ()) >= 2 and h != exclude}

@@ -9,9 +9,10 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from trainer.train.data import DataSpec, load_splits
 from trainer.train.distributed import DistContext, barrier, init_distributed, shutdown
@@ -32,6 +33,8 @@ class RunOutcome:
     bundle_dir: Path | None
     losses: tuple[float, ...]
     seconds: float
+    skipped: str = ""
+    data: str = ""
 
 
 @dataclass(frozen=True)
@@ -91,7 +94,7 @@ def run_recipe(recipe: Recipe, request: TrainRequest, context: DistContext,
     start = clock()
     name = _folder_name(recipe, request)
     run_dir = request.out / name
-    splits = load_splits(recipe, request.data)
+    splits = load_splits(recipe, request.data, mask_dir=request.out / "computed_masks")
     adapter = make_adapter(recipe, splits)
     result = Trainer(recipe, adapter, run_dir, context, clock).fit(
         request.resume, {"command": request.command, "preset": request.preset,
@@ -109,11 +112,21 @@ def run_recipe(recipe: Recipe, request: TrainRequest, context: DistContext,
             export_run(model, recipe, read_config(run_dir), evaluation.golden, bundle_dir,
                        calibration=evaluation.calibration, metrics=evaluation.flat,
                        command=request.command)
+            if recipe.task == "segmentation" and not request.tiny:
+                from trainer.train.realcheck import record_real_check
+
+                record_real_check(bundle_dir)  # what segmentation.backend=auto decides by
     barrier(context)
     seconds = clock() - start
     logger.info("%s done in %.0f s", recipe.name, seconds)
     return RunOutcome(recipe.name, recipe.task, run_dir, bundle_dir, tuple(result.losses),
-                      seconds)
+                      seconds, data=_data_note(splits.summary))
+
+
+def _data_note(summary: Mapping[str, Any]) -> str:
+    """How a lab's data was split and where missing masks came from, in words."""
+    parts = [f"split by {summary['split']}"] if "split" in summary else []
+    return "; ".join(parts + ([str(summary["masks"])] if "masks" in summary else []))
 
 
 def train(request: TrainRequest) -> list[RunOutcome]:
@@ -127,16 +140,34 @@ def train(request: TrainRequest) -> list[RunOutcome]:
     elif context.device == "cpu" and context.distributed:
         torch.set_num_threads(max(1, torch.get_num_threads() // context.world_size))
     try:
-        return [run_recipe(r, request, context) for r in recipes]
+        return [_run_or_skip(r, request, context) for r in recipes]
     finally:
         shutdown(context)
+
+
+def _run_or_skip(recipe: Recipe, request: TrainRequest, context: DistContext) -> RunOutcome:
+    """:func:`run_recipe`, or a skipped outcome saying why when the data cannot feed it (a
+    next-frame recipe on images that form no time series)."""
+    from trainer.train.data import NoTimeSeries
+
+    try:
+        return run_recipe(recipe, request, context)
+    except NoTimeSeries as exc:
+        logger.warning("%s skipped: %s", recipe.name, exc)
+        return RunOutcome(recipe.name, recipe.task, request.out / _folder_name(recipe, request),
+                          None, (), 0.0, skipped=str(exc))
 
 
 def format_outcomes(outcomes: Sequence[RunOutcome]) -> str:
     """One line per run: losses first -> last, time, folders."""
     lines = []
     for o in outcomes:
+        if o.skipped:
+            lines.append(f"{o.recipe}: skipped: {o.skipped}")
+            continue
         curve = f"{o.losses[0]:.4f} -> {o.losses[-1]:.4f}" if o.losses else "no epochs"
         where = f", bundle {o.bundle_dir}" if o.bundle_dir else ""
         lines.append(f"{o.recipe}: loss {curve} in {o.seconds:.0f} s; run {o.run_dir}{where}")
+        if o.data:
+            lines.append(f"  data: {o.data}")
     return "\n".join(lines)
