@@ -59,19 +59,20 @@ def simulated_plate(n_wells: int = 96, plate_id: str = "bench") -> PlateProtocol
     return PlateProtocol(plate_id=plate_id, source="simulated", wells=rows)
 
 
-def _shape(rng: np.random.Generator, size: float) -> ShapeDescriptors:
+def _effect(label: str, value: str) -> np.ndarray:
+    """A fixed effect per label value (the same every run) on five traits: log size, tone,
+    texture, inner spread and roundness, each a few times the frame-to-frame noise."""
+    seed = sum(ord(ch) * (i + 1) for i, ch in enumerate(f"{label}={value}"))
+    return np.random.default_rng(seed).normal(0.0, 1.0, 5) * (0.15, 0.06, 0.004, 0.03, 0.04)
+
+
+def _shape(rng: np.random.Generator, size: float, round_: float) -> ShapeDescriptors:
     r = size * float(np.exp(rng.normal(0, 0.05)))
-    minor = r * float(rng.uniform(0.85, 1.0))
+    minor = r * float(np.clip(round_ + rng.normal(0, 0.02), 0.5, 1.0))
     return ShapeDescriptors(
         area=np.pi * r * minor, perimeter=np.pi * (r + minor), eccentricity=0.3,
         solidity=float(rng.uniform(0.9, 0.99)), extent=0.78, equivalent_diameter=2 * r,
         major_axis=2 * r, minor_axis=2 * minor, circularity=float(rng.uniform(0.8, 0.95)))
-
-
-def _effect(label: str, value: str, low: float, high: float) -> float:
-    """A fixed factor per label value (the same for every run): the value's visible effect."""
-    seed = sum(ord(ch) * (i + 1) for i, ch in enumerate(f"{label}={value}"))
-    return float(np.random.default_rng(seed).uniform(low, high))
 
 
 def simulated_stream(plate: PlateProtocol, *, sites: int = 2, timepoints: int = 3,
@@ -81,33 +82,35 @@ def simulated_stream(plate: PlateProtocol, *, sites: int = 2, timepoints: int = 
     """Frame results in acquisition order (time point, well, site).
 
     A well looks like what it holds: ``truth`` (well -> labels) overrides the plate map for
-    mislabelled wells. Every label value scales the spheroid's size and contrast by a fixed
-    factor, except the ``invisible`` labels, which change nothing.
+    mislabelled wells. Every label value shifts five traits by a fixed amount, except the
+    ``invisible`` labels, which change nothing.
     """
     rng = np.random.default_rng(seed)
     for t in range(timepoints):
         for well, protocol in plate.wells.items():
             labels = {**protocol.labels, **(truth or {}).get(well, {})}
-            size, tone = 40.0 * (1 + 0.3 * t), 0.4
+            traits = np.array([np.log(40.0 * (1 + 0.3 * t)), 0.4, 0.015, 0.15, 0.92])
             for label, value in labels.items():
                 if label not in invisible:
-                    size *= _effect(label, value, 0.75, 1.3)
-                    tone *= _effect(label + "/tone", value, 0.85, 1.15)
+                    traits = traits + _effect(label, value)
             for site in range(sites):
-                yield _frame(plate.plate_id, well, site, t, size, tone, rng)
+                yield _frame(plate.plate_id, well, site, t, traits, rng)
 
 
-def _frame(plate_id: str, well: str, site: int, t: int, size: float, tone: float,
+def _frame(plate_id: str, well: str, site: int, t: int, traits: np.ndarray,
            rng: np.random.Generator) -> FrameResult:
+    noise = rng.normal(0.0, 1.0, 4) * (0.02, 0.002, 0.01, 0.01)
     return FrameResult(
         meta=FrameMeta(uri=f"sim://{plate_id}/{well}/{site}/{t}", plate_id=plate_id,
                        well=well, site=site, hours=24.0 * (t + 1), timepoint_index=t),
-        sha="", width=256, height=256, dtype="uint16", shape=_shape(rng, size),
-        quality=(Quality.OK,), focus=float(rng.uniform(0.5, 0.7)), n_objects=1,
-        segmenter="sim", hours=24.0 * (t + 1), processed_at=_NOW,
-        appearance={"contrast": tone + float(rng.normal(0, 0.02)),
-                    "inner_cv": float(rng.uniform(0.1, 0.2)), "edge_ratio": 1.0,
-                    "texture": float(rng.uniform(0.01, 0.02)), "dark_fraction": 0.1})
+        sha="", width=256, height=256, dtype="uint16",
+        shape=_shape(rng, float(np.exp(traits[0])), float(traits[4])), quality=(Quality.OK,),
+        focus=float(rng.uniform(0.5, 0.7)), n_objects=1, segmenter="sim",
+        hours=24.0 * (t + 1), processed_at=_NOW,
+        appearance={"contrast": float(traits[1] + noise[0]),
+                    "inner_cv": float(traits[3] + noise[2]), "edge_ratio": 1.0,
+                    "texture": float(traits[2] + noise[1]),
+                    "dark_fraction": float(0.1 + noise[3])})
 
 
 def time_protocol_rule(n_wells: int = 96, *, sites: int = 2, timepoints: int = 3,

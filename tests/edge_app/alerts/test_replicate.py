@@ -1,0 +1,115 @@
+"""Replicate evidence on synthetic plates: mislabelled wells stand out, the rest stays quiet."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+
+from edge_app.alerts.replicate import (
+    NO_OTHER_GROUP,
+    TOO_SMALL,
+    ReplicateScorer,
+    loo_medians,
+    slot_key,
+)
+from edge_app.core.wells import plate_wells
+
+LABELS = ("cell_line", "culture_medium", "seeding_density", "formation_method")
+
+
+def _plate(group: int = 12) -> dict[str, dict[str, str]]:
+    """8 conditions (cell line x medium x density) in row-major groups of ``group`` wells."""
+    conditions = list(itertools.product(["A", "B"], ["M1", "M2"], ["1000", "5000"]))
+    return {w: dict(zip(LABELS, (*conditions[min(i // group, 7)], "ULA"), strict=True))
+            for i, w in enumerate(plate_wells(96))}
+
+
+def _vectors(plate, truth, rng, d=10, noise=0.5):
+    """Cell line and density shift the vector; the medium changes nothing (invisible)."""
+    directions = {k: rng.normal(size=d) for k in ("cell_line", "seeding_density")}
+    for v in directions.values():
+        v /= np.linalg.norm(v)
+    shift = {"cell_line": {"A": 0.0, "B": 4.0}, "seeding_density": {"1000": 0.0, "5000": 4.0}}
+    mix = np.eye(d) + 0.3 * rng.normal(size=(d, d))
+    rows = []
+    for well in plate:
+        labels = {**plate[well], **truth.get(well, {})}
+        mean = sum(shift[k][labels[k]] * directions[k] for k in shift)
+        rows.append(mean + noise * mix @ rng.normal(size=d))
+    return np.asarray(rows)
+
+
+def _score(plate, x):
+    scorer = ReplicateScorer(LABELS)
+    design = scorer.design(plate)
+    scores = scorer.score(design, np.arange(len(design.wells)), x)
+    assert scores is not None
+    return design, {k: scores.evidence(i) for i, k in enumerate(scores.keys)}
+
+
+def test_loo_medians_match_the_definition():
+    y = np.random.default_rng(0).normal(size=(7, 3))
+    for n in (3, 4, 7):
+        want = np.stack([np.median(np.delete(y[:n], i, 0), axis=0) for i in range(n)])
+        np.testing.assert_allclose(loo_medians(y[:n]), want)
+
+
+def test_mislabelled_wells_look_like_the_other_group():
+    plate = _plate()  # B3: cell line A, density 5000; F7: cell line B, density 5000
+    truth = {"B3": {"cell_line": "B"}, "F7": {"seeding_density": "1000"}}
+    _, evidence = _score(plate, _vectors(plate, truth, np.random.default_rng(1)))
+    swapped = evidence[("B3", "cell_line")]
+    assert swapped.p < 1e-5 and swapped.looks_like == "B"
+    assert "B3" not in swapped.own_wells and "B4" in swapped.own_wells
+    assert all(plate[w]["cell_line"] == "B" for w in swapped.like_wells)
+    denser = evidence[("F7", "seeding_density")]
+    assert denser.p < 1e-5 and denser.looks_like == "1000"
+    # the 1000-density wells include cell line B wells, so B3 leans their way too, but less:
+    # the alert names the label with the strongest evidence
+    assert evidence[("B3", "seeding_density")].p > 100 * swapped.p
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_clean_plate_p_values_are_not_too_small(seed):
+    plate = _plate()
+    _, evidence = _score(plate, _vectors(plate, {}, np.random.default_rng(10 + seed)))
+    ps = np.asarray([e.p for e in evidence.values()])
+    assert len(ps) > 200
+    assert (ps < 0.01).mean() <= 0.03  # valid: at most the nominal rate, with a margin
+    assert ps.min() > 1e-5  # nothing near what e-BH needs on a 96-well plate
+
+
+def test_an_invisible_label_gives_no_evidence_against_its_wells():
+    rng = np.random.default_rng(5)
+    plate = _plate()
+    truth = {w: {"culture_medium": "M2" if v["culture_medium"] == "M1" else "M1"}
+             for w, v in list(plate.items())[::9]}  # mislabelled, but media look alike
+    _, evidence = _score(plate, _vectors(plate, truth, rng))
+    medium = [e.p for (w, label), e in evidence.items() if label == "culture_medium"]
+    assert min(medium) > 1e-4
+
+
+def test_small_groups_and_single_values_are_reported_not_scored():
+    plate = _plate()
+    for well in ("H10", "H11"):  # a condition of two wells
+        plate[well] = {**plate[well], "cell_line": "C"}
+    design = ReplicateScorer(LABELS).design(plate)
+    assert design.untestable[("H10", "cell_line")] == TOO_SMALL
+    assert design.untestable[("A1", "formation_method")] == NO_OTHER_GROUP  # every well ULA
+    assert ("A1", "cell_line") not in design.untestable
+
+
+def test_too_few_wells_yet_gives_no_scores():
+    plate = _plate()
+    scorer = ReplicateScorer(LABELS)
+    design = scorer.design(plate)
+    x = _vectors(plate, {}, np.random.default_rng(2))
+    assert scorer.score(design, np.arange(4), x[:4]) is None
+
+
+def test_slot_key_prefers_the_time_point_index():
+    assert slot_key(2, 48.0) == 2
+    assert slot_key(None, 47.6) == 48
+    assert slot_key(None, None) == 0
