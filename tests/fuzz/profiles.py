@@ -40,3 +40,7 @@ def heavy(examples: int) -> settings:
     if current.max_examples >= 1000:
         return settings(current)
     return settings(current, max_examples=min(current.max_examples, examples))
+
+
+#: pytest-timeout of a fuzz test: a hang is caught fast in CI; 1,000 folder scans take longer.
+TIMEOUT_S = 3600 if settings.default.max_examples >= 1000 else 300

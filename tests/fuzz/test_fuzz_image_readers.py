@@ -23,9 +23,11 @@ from hypothesis import strategies as st
 from edge_app.core.frames import Frame, FrameFailure
 from edge_app.simulation.writers import FrameRecord, WriterOptions, create_writer
 from edge_app.sources import FolderSource, UnreadableFrame, read_image
-from tests.fuzz.profiles import heavy
+from tests.fuzz.profiles import TIMEOUT_S, heavy
 
 _DTYPES = st.sampled_from([np.uint8, np.uint16, np.float32])
+
+pytestmark = pytest.mark.timeout(TIMEOUT_S)
 
 
 @st.composite

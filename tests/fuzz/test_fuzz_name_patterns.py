@@ -9,6 +9,7 @@ import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -23,6 +24,7 @@ from edge_app.sources.naming import (
 )
 from edge_app.store import Store
 from edge_app.store.rows import result_entry
+from tests.fuzz.profiles import TIMEOUT_S
 
 NOW = datetime(2026, 12, 2, tzinfo=UTC)
 _DIGITS = st.text("0123456789", min_size=1, max_size=30)
@@ -30,6 +32,8 @@ _PART = st.text(st.characters(codec="utf-8", exclude_characters="/\\\x00",
                               exclude_categories=("Cs",)), min_size=1, max_size=8)
 _WELL = st.one_of(st.sampled_from(["A1", "b07", "P24", "Q1", "A0", "A25", "H12"]),
                   st.from_regex(r"[A-Za-z]\d{1,2}", fullmatch=True))
+
+pytestmark = pytest.mark.timeout(TIMEOUT_S)
 
 
 @st.composite

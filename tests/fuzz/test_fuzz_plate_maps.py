@@ -10,18 +10,21 @@ from datetime import datetime
 from pathlib import Path
 
 import openpyxl
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from edge_app.core.plate import PlateProtocol, PlateProtocolError, load_plate_protocol
 from edge_app.core.plate_io import MAX_CELLS_PER_WELL
 from edge_app.core.wells import plate_wells
-from tests.fuzz.profiles import heavy
+from tests.fuzz.profiles import TIMEOUT_S, heavy
 
 HEADER = ["well", "cell_line", "seeding_density", "magnification", "biological_rep", "notes"]
 _TEXT = st.text(st.characters(codec="utf-8", exclude_categories=("Cc", "Cs", "Zl", "Zp")),
                 min_size=1, max_size=12).map(str.strip).filter(
                     lambda t: bool(t) and not t.startswith("#"))
+
+pytestmark = pytest.mark.timeout(TIMEOUT_S)
 
 
 @st.composite

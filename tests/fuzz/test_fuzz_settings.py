@@ -11,10 +11,12 @@ import tempfile
 from pathlib import Path
 from unittest import mock
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from edge_app.settings import SettingsError, load_settings, setting_names
+from tests.fuzz.profiles import TIMEOUT_S
 
 NAMES = setting_names()
 TYPOS = ["alert.error_rate", "source.settle", "pipeline.queue", "sources.folder", "store.pth"]
@@ -23,6 +25,8 @@ _SCALAR = st.one_of(
     st.text(max_size=12), st.sampled_from(["1e309", "-1", "0", "inf", "nan", "2.5", "[]"]),
 )
 _VALUE = st.one_of(_SCALAR, st.lists(_SCALAR, max_size=3))
+
+pytestmark = pytest.mark.timeout(TIMEOUT_S)
 
 
 def _toml(value: object) -> str:
