@@ -16,6 +16,7 @@ the largest p-value is used (valid for whichever of them is true).
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -96,10 +97,10 @@ def run_ipp(ipp: Any, pixels: Sequence[np.ndarray], shapes: Sequence[Any]
         embedding = getattr(out, "embedding", None)
         score = getattr(out, "ood_score", None)
         in_domain = getattr(out, "in_domain", None)
+        vector = np.asarray(embedding if embedding is not None else (), np.float64).ravel()
         outputs.append(IPPFrameOutput(
-            probabilities=dict(out.probabilities),
-            embedding=None if embedding is None else tuple(
-                float(v) for v in np.asarray(embedding).ravel()),
-            ood_score=None if score is None else float(score),
+            probabilities={k: dict(v) for k, v in out.probabilities.items()},
+            embedding=tuple(vector.tolist()) if vector.size else None,
+            ood_score=None if score is None or math.isnan(score) else float(score),
             in_domain=None if in_domain is None else bool(in_domain)))
     return outputs

@@ -1,29 +1,33 @@
 """Replicate evidence: does a well look like its own replicate group, or like another group?
 
 The plate map defines groups: wells that share a *condition* (every alerting label equal) and,
-per label, wells that share that label's value. For a well ``w`` and a label ``L`` (plate-map
-value ``v``) and each other value ``u`` on the plate:
+per label, wells that share that label's value. For a well ``w``, a label ``L`` (plate-map
+value ``v``) and each other value ``u`` of ``L`` on the plate (ordinal labels: outside the
+tolerance), at one time point:
 
-1. the well's vector (mean over its usable frames of one time point) and every other well's
-   are normalised per column with the plate's median / MAD, and whitened with the pooled
-   covariance of wells around their condition's mean (shrunk toward its diagonal);
-2. own centre ``c_o``: the mean of ``w``'s condition group *without* ``w`` (the ``L``-value
-   group when the condition has fewer than 3 wells); alternative centre ``c_a``: the wells
-   equal to ``w`` but with ``L = u`` (the ``u``-valued group when there are fewer than 3);
-3. ``t``: the projection of ``w - c_o`` on the unit direction ``c_a - c_o``, less its expected
-   bias (the direction shares ``c_o``'s noise), over its standard deviation; a robust
-   location/scale of ``t`` over all of the label's pairs on the plate (median / MAD, never
-   below the theoretical 0 / 1) recalibrates it, and the p-value is the normal tail;
-4. the evidence counts only when ``w`` is nearer ``c_a`` than ``c_o`` (it *looks like* the
-   ``u`` wells; else p = 1), and the smallest p over the ``K`` alternatives is multiplied by
-   ``K`` (Bonferroni).
+1. the well's vector (mean over its usable frames, i.e. sites) and every other well's are
+   normalised per column with the plate's median / MAD and whitened with the pooled
+   covariance of wells around their condition's mean (shrunk toward its diagonal, one
+   reweighting step that leaves outlying wells out; reduced to leading components when the
+   plate has few replicates);
+2. own centre ``c_o``: the leave-one-out median of ``w``'s condition group (3+ wells; with
+   exactly 2 others they must agree with each other, a check that does not look at ``w``);
+   the direction toward ``u``: the mean of the ``u``-valued wells minus ``c_o``;
+3. ``t``: the projection of ``w - c_o`` on that unit direction, less its expected bias (the
+   direction shares ``c_o``'s noise), over its standard deviation; a robust location/scale of
+   ``t`` over all of the label's pairs on the plate (median / MAD, never below the
+   theoretical 0 / 1) recalibrates it; the p-value is the Student-t tail with the pooled
+   covariance's degrees of freedom;
+4. the evidence counts only when ``w`` is nearer the ``u`` wells than ``c_o`` along that
+   direction (it *looks like* them; else p = 1), and the smallest p over the ``K``
+   alternatives is multiplied by ``K`` (Bonferroni).
 
 Assumptions (also in docs/alerting.md): under the null, a well's vector is its condition's
 mean plus noise with the pooled covariance, roughly Gaussian in the direction tested, and
 independent of other wells given the plate map; most wells of every group are labelled
-correctly (the median / MAD and the group means are then dominated by correct wells). Groups
-with fewer than 3 wells say nothing (:data:`TOO_SMALL`). A label whose groups look alike
-yields ``t`` of pure noise, so its p-values stay uniform and it does not alert.
+correctly. Conditions with fewer than 3 wells on the plate say nothing (:data:`TOO_SMALL`).
+A label whose groups look alike yields ``t`` of pure noise, so its p-values stay uniform and
+it does not alert.
 """
 
 from __future__ import annotations
@@ -35,12 +39,17 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.special import chdtr, chdtri, stdtr
 
-from edge_app.alerts.ordinal import within_tolerance
+from edge_app.alerts.design import (
+    MIN_GROUP,
+    NO_OTHER_GROUP,
+    TOO_SMALL,
+    PlateDesign,
+    plate_design,
+)
 
-#: Reasons a (well, label) has no replicate evidence.
-TOO_SMALL = "replicate group under 3 wells"
-NO_OTHER_GROUP = "no other group of 3+ wells to compare with"
-MIN_GROUP = 3
+__all__ = ["NO_OTHER_GROUP", "TOO_SMALL", "ReplicateEvidence", "ReplicateScorer",
+           "plate_design"]
+
 #: Replicate degrees of freedom (wells minus conditions) needed before any evidence.
 MIN_DF = 8
 
@@ -129,31 +138,6 @@ def _shrunk(resid: np.ndarray, df: int) -> np.ndarray:
     return (1 - shrink) * cov + shrink * np.diag(np.diag(cov)) + 1e-3 * np.eye(d)
 
 
-@dataclass(frozen=True)
-class PlateDesign:
-    """The plate map as index arrays: groups, and every (well, label, alternative) pair.
-
-    Built once per plate map. A pair's own group is the well's condition; its alternative
-    for value ``u`` is the sibling condition (the same but ``label = u``) when the plate map
-    has 3+ such wells, else every ``u``-valued well.
-    """
-
-    wells: tuple[str, ...]
-    labels: tuple[str, ...]
-    condition: np.ndarray
-    members: np.ndarray
-    names: tuple[tuple[str, ...], ...]
-    well: np.ndarray
-    own: np.ndarray
-    alt: np.ndarray
-    label: np.ndarray
-    values: tuple[str, ...]
-    untestable: dict[tuple[str, str], str]
-    onehot: np.ndarray
-    col_own: np.ndarray
-    col_alt: np.ndarray
-
-
 def loo_medians(y: np.ndarray) -> np.ndarray:
     """Row ``i``: the column-wise median of every row but ``i`` (leave-one-out medians)."""
     c = len(y)
@@ -213,73 +197,6 @@ def label_effects(y: np.ndarray, design: PlateDesign, present: np.ndarray,
     gram = x.T @ (x * counts[:, None]) + ridge * np.eye(x.shape[1])
     gram[0, 0] -= ridge  # the intercept is not shrunk
     return np.linalg.solve(gram, x.T @ (means * counts[:, None]))
-
-
-def _alternative(label: str, v: str, u: str, ordinal: frozenset[str], fold: float) -> bool:
-    if u == v:
-        return False
-    if label in ordinal:
-        return not within_tolerance(label, v, u, density_fold=fold)
-    return True
-
-
-def plate_design(plate_labels: Mapping[str, Mapping[str, str]], labels: Sequence[str], *,
-                 ordinal: frozenset[str] = frozenset({"seeding_density"}),
-                 density_fold: float = 1.5) -> PlateDesign:
-    """Index the plate map's groups and pairs (see :class:`PlateDesign`)."""
-    wells = tuple(plate_labels)
-    conds = [tuple(str(plate_labels[w].get(lab, "")) for lab in labels) for w in wells]
-    groups: dict[tuple, list[int]] = {}
-    for i, cond in enumerate(conds):
-        groups.setdefault(("c", cond), []).append(i)
-        for j, label in enumerate(labels):
-            if cond[j]:
-                groups.setdefault(("l", label, cond[j]), []).append(i)
-    index = {name: k for k, name in enumerate(groups)}
-    rows: list[tuple[int, int, int, int, str]] = []
-    untestable: dict[tuple[str, str], str] = {}
-    for i, cond in enumerate(conds):
-        for j, label in enumerate(labels):
-            v = cond[j]
-            if not v:
-                continue
-            if len(groups[("c", cond)]) < MIN_GROUP:
-                untestable[(wells[i], label)] = TOO_SMALL
-                continue
-            found = False
-            for name in groups:
-                if name[0] != "l" or name[1] != label or not _alternative(
-                        label, v, name[2], ordinal, density_fold):
-                    continue
-                if len(groups[name]) >= MIN_GROUP:
-                    rows.append((i, index[("c", cond)], index[name], j, name[2]))
-                    found = True
-            if not found:
-                untestable[(wells[i], label)] = NO_OTHER_GROUP
-    members = np.zeros((len(groups), len(wells)))
-    for k, idx in enumerate(groups.values()):
-        members[k, idx] = 1.0
-    cond_names = sorted(set(conds))
-    cond_index = {c: k for k, c in enumerate(cond_names)}
-    columns = {("l", j, v): k + 1 for k, (_, j, v) in enumerate(sorted(
-        {("l", j, c[j]) for c in conds for j in range(len(labels)) if c[j]}))}
-    onehot = np.zeros((len(cond_names), len(columns) + 1))
-    onehot[:, 0] = 1.0
-    for k, cond in enumerate(cond_names):
-        for j, v in enumerate(cond):
-            if v:
-                onehot[k, columns[("l", j, v)]] = 1.0
-    col_own = [columns[("l", r[3], conds[r[0]][r[3]])] for r in rows]
-    col_alt = [columns[("l", r[3], r[4])] for r in rows]
-    cols = list(zip(*rows, strict=True)) if rows else [(), (), (), (), ()]
-    return PlateDesign(
-        wells=wells, labels=tuple(labels),
-        condition=np.asarray([cond_index[c] for c in conds], np.int64), members=members,
-        names=tuple(tuple(wells[i] for i in idx) for idx in groups.values()),
-        well=np.asarray(cols[0], np.int64), own=np.asarray(cols[1], np.int64),
-        alt=np.asarray(cols[2], np.int64), label=np.asarray(cols[3], np.int64),
-        values=tuple(cols[4]), untestable=untestable, onehot=onehot,
-        col_own=np.asarray(col_own, np.int64), col_alt=np.asarray(col_alt, np.int64))
 
 
 @dataclass(frozen=True)

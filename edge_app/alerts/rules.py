@@ -65,19 +65,24 @@ class QualityRule:
 
 
 def _protocol(plate: Any = None, calibration: Any = None, fdr: float = 0.05,
-              error_rate: float = 0.01, **_: Any) -> AlertRule | None:
+              error_rate: float = 0.01, tolerance: Any = None, **_: Any) -> AlertRule | None:
+    from edge_app.alerts.ordinal import OrdinalTolerance
     from edge_app.alerts.protocol import ProtocolEvidenceRule
 
     if calibration is None:
         log.info("protocol alerts: no IPP calibration scores; replicate evidence only")
     return ProtocolEvidenceRule(plate=plate, calibration=calibration, fdr=fdr,
-                                error_rate=error_rate)
+                                error_rate=error_rate,
+                                tolerance=tolerance or OrdinalTolerance())
 
 
-def _growth(**_: Any) -> AlertRule:
+def _growth(growth: Any = None, **_: Any) -> AlertRule:
+    """``growth``: the ``growth`` settings section (``max_area_change``, ``min_ssim``)."""
     from edge_app.alerts.verdicts import GrowthRule
 
-    return GrowthRule()
+    if growth is None:
+        return GrowthRule()
+    return GrowthRule(max_area_change=growth.max_area_change, min_ssim=growth.min_ssim)
 
 
 RULES: dict[str, Callable[..., AlertRule | None]] = {

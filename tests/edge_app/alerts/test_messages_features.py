@@ -92,3 +92,17 @@ def test_run_ipp_reads_either_engine_contract():
     (new,) = run_ipp(_NewEngine(), [np.zeros((4, 4))], [None])
     assert new.embedding == (1.0, 1.0, 1.0, 1.0) and new.ood_score == 3.5
     assert new.in_domain is False
+
+
+class _BundleWithoutOOD(_Engine):
+    def analyse_batch(self, pixels, shapes):
+        from types import SimpleNamespace
+
+        return [SimpleNamespace(probabilities={"cell_line": {"A": 1.0}},
+                                embedding=np.zeros(0, np.float32), ood_score=float("nan"),
+                                in_domain=None) for _ in pixels]
+
+
+def test_run_ipp_maps_missing_embedding_and_ood_to_none():
+    (out,) = run_ipp(_BundleWithoutOOD(), [np.zeros((4, 4))], [None])
+    assert out.embedding is None and out.ood_score is None and out.in_domain is None
