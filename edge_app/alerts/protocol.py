@@ -5,10 +5,11 @@ replicate evidence (:mod:`edge_app.alerts.replicate`: the well against its own r
 group and the plate's other groups, at the same time point) and absolute evidence (the IPP
 engine's Mondrian p-value of the plate-map value, :mod:`edge_app.alerts.conformal`), turns
 p-values into e-values with a calibrator, averages them over the well's frames and the two
-sources (:mod:`edge_app.alerts.evalues`), and alerts on the hypotheses e-BH rejects across
-the plate's wells x labels at ``fdr`` (:mod:`edge_app.alerts.ebh`). An alert is raised once
-per well and plate, by the frame that completes its evidence (which may be another well's
-frame: a replicate comparison needs the group's wells), naming the label that explains it best.
+sources (:mod:`edge_app.alerts.evalues`). A well's e-value is the average over its labels (an
+e-value for "every label of the well is right"), and the wells e-BH rejects at ``fdr`` across
+the plate alert (:mod:`edge_app.alerts.ebh`): once per well and plate, in the step of the frame
+that completes the evidence (which may be another well's frame: a replicate comparison needs
+the group's wells), naming the label with the strongest evidence.
 
 What the guarantee rests on (see docs/alerting.md): (1) replicate p-values are valid when a
 well's vector is its condition's mean plus roughly Gaussian noise with the pooled covariance and
