@@ -131,6 +131,54 @@ class AlertSettings(_Section):
     persist_frames: Annotated[int, Field(ge=1)] = 2
 
 
+class QualitySettings(_Section):
+    """Thresholds of the quality verdicts (:class:`engines.quality.QualityConfig`).
+
+    How each was chosen, in short (the full account is on ``QualityConfig``):
+    ``min_area_fraction`` 0.005: a disc ~4% of the image side across is the smallest
+    spheroid; ``max_second_object`` 0.05 and ``max_particles`` 5: on 150 clean simulator
+    renders, the same rows with debris and the 50 real crops (clean frames have <= 2
+    particles, 94% of debris frames > 5); ``min_focus`` 0.2: the 50 real crops all score
+    >= 0.33 sharp and <= 0.16 after a 1.5 px Gaussian blur.
+    """
+
+    min_area_fraction: Annotated[float, Field(gt=0, lt=1)] = 0.005
+    max_objects: Annotated[int, Field(ge=1)] = 1
+    max_second_object: Annotated[float, Field(ge=0, le=1)] = 0.05
+    max_particles: Annotated[int, Field(ge=0)] = 5
+    flag_border: bool = True
+    min_focus: Annotated[float, Field(ge=0)] = 0.2
+
+
+class GrowthSettings(_Section):
+    """When a frame departs from the growth forecast made from its well's earlier visits.
+
+    ``max_area_change`` 0.35: the area may differ from the extrapolated one by up to 35% either
+    way (a ratio within 1/1.35..1.35). ``min_ssim`` 0.5: the SSIM (Gaussian sigma 1.5, the
+    trainer's; :func:`engines.metrics.ssim`) of forecast and frame. Both were set with the
+    first growth rule, not fitted; on the clean wells of ``sentinel demo`` (seed 7, classical
+    segmenter) the forecast visits measure area ratio 0.71-0.98 and SSIM 0.48-0.87, so these
+    limits sit at the edge of what a clean 24-well simulated plate shows (``sentinel bench
+    alerts`` measures the false-alert rate they give).
+    """
+
+    max_area_change: Annotated[float, Field(gt=0)] = 0.35
+    min_ssim: Annotated[float, Field(ge=-1, le=1)] = 0.5
+
+
+class ToleranceSettings(_Section):
+    """How far an ordinal plate-map value may sit from what is observed and still agree.
+
+    ``density_fold`` 1.5: seeding densities agree within 1.5x, so SLiMIA's neighbouring
+    densities (2000/3000, 5000/6000, 8000/9000/10000: ratios 1.1-1.5) agree and 2000 vs 8000
+    does not. ``hours`` 12: half the 24 h between daily visits, so a frame is never matched
+    to the neighbouring day. Both came with the first ordinal verdicts, from those spacings.
+    """
+
+    density_fold: Annotated[float, Field(ge=1)] = 1.5
+    hours: Annotated[float, Field(ge=0)] = 12.0
+
+
 class LogSettings(_Section):
     """Logging level of the application."""
 
@@ -162,6 +210,9 @@ class SentinelSettings(BaseSettings):
     plate: PlateSettings = PlateSettings()
     store: StoreSettings = StoreSettings()
     alerts: AlertSettings = AlertSettings()
+    quality: QualitySettings = QualitySettings()
+    growth: GrowthSettings = GrowthSettings()
+    tolerance: ToleranceSettings = ToleranceSettings()
     log: LogSettings = LogSettings()
 
     @classmethod

@@ -186,6 +186,20 @@ def _calibration(ipp: Any) -> Any | None:
     return IPPCalibration.from_engine(ipp)
 
 
+def quality_config(settings: SentinelSettings) -> Any:
+    """The ``quality`` settings section as the engines' ``QualityConfig``."""
+    from engines.quality import QualityConfig
+
+    return QualityConfig(**settings.quality.model_dump())
+
+
+def _tolerance(settings: SentinelSettings) -> Any:
+    from edge_app.alerts.ordinal import OrdinalTolerance
+
+    return OrdinalTolerance(density_fold=settings.tolerance.density_fold,
+                            hours=settings.tolerance.hours)
+
+
 def _pick(registry: dict[str, Any], name: str, what: str) -> Any:
     if name not in registry:
         raise ValueError(f"unknown {what} {name!r}; valid: {sorted(registry)}")
@@ -214,11 +228,13 @@ def build_pipeline(
     forecaster = _task_engine(settings, "nextframe", settings.engines.forecast)
     rules = create_rules(settings.alerts.rules, plate=plate, calibration=_calibration(ipp),
                          fdr=settings.alerts.false_discovery_rate,
-                         error_rate=settings.alerts.error_rate)
+                         error_rate=settings.alerts.error_rate, growth=settings.growth,
+                         tolerance=_tolerance(settings))
     log.info("pipeline: source=%s segmenter=%s ipp=%s forecast=%s rules=%s", source.name,
              segmenter.name, getattr(ipp, "name", None), getattr(forecaster, "name", None),
              [r.name for r in rules])
-    analyser = FrameAnalyser(segmenter, ipp=ipp, forecaster=forecaster, clock=clock)
+    analyser = FrameAnalyser(segmenter, ipp=ipp, forecaster=forecaster, clock=clock,
+                             quality=quality_config(settings))
     pipeline = Pipeline(
         source, analyser, writer, plate=plate, rules=rules,
         queue_size=settings.pipeline.queue_size, max_batch=settings.pipeline.max_batch,
