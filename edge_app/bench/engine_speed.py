@@ -106,7 +106,7 @@ class _Sink:
 
     def record(self, row: dict[str, Any]) -> None:
         with self.db.conn:
-            self.db["bench_results"].insert(row)
+            self.db.table("bench_results").insert(row)
 
     def close(self) -> None:
         self.db.close()

@@ -30,8 +30,9 @@ def run_live(
     writer = StoreWriter(db, start_wait_s=settings.store.start_wait_s)
     try:
         pipeline = build_pipeline(settings, writer, plate=plate, source=source)
-        if pipeline.plate is not None:
-            writer.call(lambda store: store.record_plate(pipeline.plate))
+        loaded = pipeline.plate  # the plate map, loaded once by build_pipeline
+        if loaded is not None:
+            writer.call(lambda store: store.record_plate(loaded))
         if not quiet:
             pipeline.events.frame_processed.connect(print_result)
             pipeline.events.frame_failed.connect(print_failure)

@@ -33,7 +33,7 @@ def mask_segmenter(bundle: Path | None = None) -> tuple[Any, str]:
 
     bundle = bundle or default_bundle("segmentation")
     choice, why = auto_segmenter_choice(bundle)
-    if choice == "classical":
+    if choice == "classical" or bundle is None:
         return ClassicalSegmenter(), f"the classical segmenter ({why})"
     from engines.tasks import SegmentationEngine
 
