@@ -42,7 +42,7 @@ class AlertBenchConfig:
     microscope: str = "OperaPhenix"
     group_min: int = 3
     group_max: int = 12
-    width: int = 256
+    width: int = 512  # the demo's; at 256 px the quality rules misread small spheroids
     error_rate: float | None = None
     fdr: float | None = None
     separability_n: int = 1000

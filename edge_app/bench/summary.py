@@ -48,6 +48,9 @@ class Summary:
     well_frames: int
     kinds: tuple[KindRow, ...]
     false_wells_per_plate: dict[str, float]
+    #: Plates with at least one false alert of the kind (under a clean plate, the share of
+    #: plates with any false alert is what an e-BH / FDR budget bounds).
+    plates_with_false: dict[str, int]
     false_alerts_per_clean_well: dict[str, float]
     false_alerts_per_well_frame: dict[str, float]
     latency_s: dict[str, float | None]
@@ -131,6 +134,7 @@ def summarise(
         well_frames=frames, kinds=_kind_rows(outcomes, separability),
         false_wells_per_plate={k: sum(len(p.false_wells(k)) for p in plates) / max(len(plates), 1)
                                for k in FALSE_KINDS},
+        plates_with_false={k: sum(bool(p.false_wells(k)) for p in plates) for k in FALSE_KINDS},
         false_alerts_per_clean_well={k: in_clean[k] / clean if clean else 0.0
                                      for k in FALSE_KINDS},
         false_alerts_per_well_frame={k: every[k] / frames if frames else 0.0
@@ -173,6 +177,7 @@ def markdown(summary: Summary) -> str:
     lines += ["", "| false alerts | " + " | ".join(FALSE_KINDS) + " |",
               "|---|" + "---|" * len(FALSE_KINDS)]
     for title, values in (("wells per plate", summary.false_wells_per_plate),
+                          ("plates with any", summary.plates_with_false),
                           ("per clean well", summary.false_alerts_per_clean_well),
                           ("per well-frame", summary.false_alerts_per_well_frame)):
         lines.append(f"| {title} | " + " | ".join(_fmt(values[k], 3) for k in FALSE_KINDS)

@@ -88,7 +88,7 @@ def alerts(
     microscope: Annotated[str, typer.Option(
         help="A vocabulary microscope, or NikonTi2 (one no engine was trained on).")]
     = "OperaPhenix",
-    width: Annotated[int, typer.Option(help="Frame width in pixels.")] = 256,
+    width: Annotated[int, typer.Option(help="Frame width in pixels.")] = 512,
     error_rate: Annotated[float | None, typer.Option(help="alerts.error_rate.")] = None,
     fdr: Annotated[float | None, typer.Option(help="alerts.false_discovery_rate.")] = None,
     separability_n: Annotated[int, typer.Option(

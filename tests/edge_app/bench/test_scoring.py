@@ -105,6 +105,7 @@ def test_summary_rates_and_thresholds(store_path):
     assert summary.recall("wrong_medium", "faint") == 0.0
     assert summary.recall("quality") == pytest.approx(1 / 3)
     assert summary.false_wells_per_plate["protocol"] == 3
+    assert summary.plates_with_false == {"protocol": 1, "quality": 1, "other": 1}
     assert summary.false_alerts_per_clean_well["quality"] == pytest.approx(1 / 4)  # B1 of 4
     assert summary.false_alerts_per_well_frame["protocol"] == pytest.approx(4 / 30)
     table = markdown(summary)
