@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -16,8 +17,11 @@ class SimulatedAcquisition:
     """Runs the plate simulator on a thread; ``finished``, ``result`` and ``error`` report."""
 
     def __init__(self, folder: Path, wells: Mapping[str, Mapping[str, str]], sim: Any,
-                 renderer: Any | None = None) -> None:
+                 renderer: Any | None = None, *, idle_s: float = 120.0,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self.folder, self.wells, self.sim, self.renderer = folder, wells, sim, renderer
+        self.idle_s, self.clock = idle_s, clock
+        self._progress = (-1, 0.0)
         self.result: Any = None
         self.error: BaseException | None = None
         self.finished = threading.Event()
@@ -49,7 +53,16 @@ class SimulatedAcquisition:
             return False
         if self.error is not None:
             return True
-        return bool(status.processed + status.failed + status.duplicates >= self.n_frames)
+        handled = status.processed + status.failed + status.duplicates
+        if handled >= self.n_frames:
+            return True
+        if handled != self._progress[0]:
+            self._progress = (handled, self.clock())
+        elif self.clock() - self._progress[1] > self.idle_s:
+            log.warning("%d of %d frames handled and none for %.0f s; stopping the run",
+                        handled, self.n_frames, self.idle_s)
+            return True
+        return False
 
     def join(self, timeout: float | None = None) -> None:
         self._thread.join(timeout)
