@@ -6,11 +6,13 @@ Run on a PC (or lent machine) with an NVIDIA GPU::
 
 1. :mod:`engines.gpucheck`'s model checks (eager FP32 vs FP16 + CUDA graphs, parity against
    the golden outputs, TensorRT when it imports).
-2. The per-frame path: the default CPU-sized engines (random weights) driven by the app's
-   own :class:`~edge_app.pipeline.analysis.FrameAnalyser` through the same code as
-   ``sentinel bench`` (:func:`frame_path`), batch 1, on 2048 x 2048 uint16 frames, for
-   PyTorch eager on the CPU (the reference), ONNX Runtime, PyTorch FP16 + CUDA graphs and
-   TensorRT; stage medians and p99 are the analyser's own timings.
+2. The per-frame path: the installed engines (the shipped, trained ones; random-weight
+   zoo models only where none is installed, and then the analyser may find the frames unfit
+   and skip IPP and the forecast, which the table's last row shows) driven by the app's own
+   :class:`~edge_app.pipeline.analysis.FrameAnalyser` through the same code as ``sentinel
+   bench`` (:func:`frame_path`), batch 1, on 2048 x 2048 uint16 frames, for PyTorch eager
+   on the CPU (the reference), ONNX Runtime, PyTorch FP16 + CUDA graphs and TensorRT; stage
+   medians and p99 are the analyser's own timings.
 
 Writes ``gpu_check.json`` and ``gpu_check.md`` under ``$OUT``.
 """
@@ -32,15 +34,13 @@ def frame_path(n: int = 20, size: int = 2048, *, kinds: list[tuple[str, str | No
                on_result: Any | None = None) -> Any:
     """The per-frame path per runtime: ``sentinel bench``'s measurement on ``kinds``.
 
-    Models: ``bundles`` by task, else the GPU check's default set (random weights).
+    Models: ``bundles`` by task, else the installed ones, else the bench's CPU-sized zoo
+    models with random weights.
     """
     from edge_app.bench.engine_speed import measure_engines
-    from engines.gpucheck import DEFAULT_SET
 
-    models = None if bundles else dict(zip(("segmentation", "ipp", "nextframe"), DEFAULT_SET,
-                                           strict=True))
-    return measure_engines(n, size, bundles=bundles, models=models, threads=threads,
-                           kinds=kinds, on_result=on_result)
+    return measure_engines(n, size, bundles=bundles, threads=threads, kinds=kinds,
+                           on_result=on_result)
 
 
 def path_lines(report: Any) -> list[str]:
