@@ -12,6 +12,7 @@ from typing import Any
 from edge_app.service.doctor_checks import Check
 
 SELECT_LOGGER = "engines.runtimes.select"
+MISSING = "no bundle:"
 
 
 class _Collect(logging.Handler):
@@ -40,15 +41,22 @@ def _select_reasons() -> Iterator[list[str]]:
 def stage_plan(settings: Any) -> list[tuple[str, Path | None, str, str]]:
     """``(stage, bundle folder or None, runtime choice, why)`` as the settings ask."""
     from engines.bundle import default_bundle
+    from engines.realdata import auto_segmenter_choice
 
     seg = settings.segmentation
     plan: list[tuple[str, Path | None, str, str]] = []
+    bundle = seg.bundle or default_bundle("segmentation")
     if seg.backend == "classical":
         plan.append(("segmentation", None, "", "classical segmenter (segmentation.backend)"))
+    elif seg.backend == "auto":  # the same decision as build_pipeline's auto segmenter
+        choice, why = auto_segmenter_choice(bundle)
+        plan.append(("segmentation", bundle if choice == "engine" else None, seg.runtime,
+                     f"auto: {'engine' if choice == 'engine' else 'classical segmenter'} "
+                     f"({why})"))
     else:
-        bundle = seg.bundle or default_bundle("segmentation")
-        why = "no bundle installed: classical fallback" if bundle is None else seg.backend
-        plan.append(("segmentation", bundle, seg.runtime, why))
+        plan.append(("segmentation", bundle, seg.runtime, seg.backend if bundle is not None else
+                     f"{MISSING} segmentation.backend = {seg.backend} needs segmentation.bundle "
+                     "or an installed bundle"))
     for stage, task, choice in (("ipp", "ipp", settings.engines.ipp),
                                 ("forecast", "nextframe", settings.engines.forecast)):
         if choice == "off":
@@ -67,6 +75,9 @@ def engine_check(stage: str, folder: Path | None, choice: str, why: str) -> Chec
 
     name = f"engine: {stage}"
     if folder is None:
+        if why.startswith(MISSING):
+            return Check(name, "fail", why, "install a bundle (sentinel train) or set "
+                         "segmentation.backend = auto")
         return Check(name, "ok", why)
     try:
         bundle = load_bundle(folder)

@@ -172,6 +172,10 @@ def test_off_classical_and_tampered_bundles(tmp_path):
     assert "classical" in checks[0].detail and "off" in checks[1].detail
     from engines.bundle import default_bundle
 
+    nothing = load_settings(None, segmentation={"backend": "engine",
+                                                "bundle": tmp_path / "none"})
+    absent = engine_check(*stage_plan(nothing)[0])
+    assert absent.status == "fail" and "no manifest.json" in absent.detail
     source = default_bundle("segmentation")
     if source is None:
         pytest.skip("no segmentation bundle installed")
