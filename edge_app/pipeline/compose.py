@@ -160,10 +160,17 @@ def _task_engine(settings: SentinelSettings, task: str, choice: str) -> Any | No
 
 
 def ipp_vocabulary(ipp: Any | None) -> dict[str, tuple[str, ...]] | None:
-    """The IPP engine's label values per head: what the plate map is checked against."""
+    """The IPP engine's label values per head: what the plate map is checked against.
+
+    Labels that never alert (microscope, magnification, biological and technical replicate)
+    are left out: a lab's own microscope or a ``T12`` is recorded, not refused.
+    """
+    from edge_app.alerts.ordinal import SILENT_LABELS
+
     if ipp is None:
         return None
-    return {head.name: tuple(head.labels) for head in ipp.bundle.manifest.output.heads}
+    return {head.name: tuple(head.labels) for head in ipp.bundle.manifest.output.heads
+            if head.name not in SILENT_LABELS}
 
 
 def load_plate(settings: SentinelSettings, ipp: Any | None) -> Any | None:

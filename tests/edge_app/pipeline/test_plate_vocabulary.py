@@ -57,3 +57,28 @@ def test_other_spellings_of_a_known_value_are_accepted_once(tmp_path, ipp, monke
     assert len(calls) == 1 and calls[0]["cell_line"] == ("HCT116", "MCF7", "U87")
     assert pipeline.plate.expected("A1").labels["cell_line"] == "HCT116"
     assert pipeline.source.plate_id == pipeline.plate.plate_id == "plate"  # same map
+
+
+def test_labels_that_never_alert_are_not_checked(tmp_path):
+    from edge_app.pipeline.compose import ipp_vocabulary, load_plate
+    from engines.bundle import default_bundle
+    from engines.tasks import IPPEngine
+
+    shipped = default_bundle("ipp")
+    if shipped is None:
+        pytest.skip("no shipped IPP bundle")
+    ipp = IPPEngine(shipped, "onnx")  # not loaded: only its manifest is read
+    vocabulary = ipp_vocabulary(ipp)
+    assert "cell_line" in vocabulary and "microscope" not in vocabulary
+    plate_csv = tmp_path / "lab.csv"
+    plate_csv.write_text(
+        "well,cell_line,culture_medium,seeding_density,formation_method,microscope,"
+        "magnification,biological_rep,technical_rep\n"
+        "A1,hct-116,RPMI,2000,LiquidOverlay-ULA,NikonTi2,20X,B7,T12\n", encoding="utf-8")
+    settings = load_settings(None, plate={"protocol": plate_csv})
+    plate = load_plate(settings, ipp)
+    assert plate.expected("A1").labels["cell_line"] == "HCT116"
+    assert plate.expected("A1").labels["microscope"] == "NikonTi2"
+    plate_csv.write_text(plate_csv.read_text().replace("hct-116", "HTC116"), encoding="utf-8")
+    with pytest.raises(PlateProtocolError, match="HCT116"):
+        load_plate(settings, ipp)
