@@ -34,7 +34,12 @@ def test_every_planned_frame_arrives_once_with_well_site_and_hours(collector):
     plan = make_plate_plan(96, wells=["A1", "H12"], sites=2, timepoints=3, hours=[6, 30, 54])
     source, scope = _source(plan)
     assert isinstance(source, FrameSource)
-    _run(source, collector)
+
+    def slow_sink(item):  # a pipeline busy 100 ms per frame must not slow the callback
+        time.sleep(0.1)
+        collector(item)
+
+    _run(source, slow_sink)
     got = sorted((f.meta.well, f.meta.site, f.meta.hours, f.meta.timepoint_index)
                  for f in collector.frames)
     assert got == sorted((w, s, h, t) for w in ("A1", "H12") for s in (0, 1)
@@ -46,7 +51,9 @@ def test_every_planned_frame_arrives_once_with_well_site_and_hours(collector):
     assert (counts.expected, counts.received, counts.enqueued, counts.delivered,
             counts.dropped, counts.missing) == (12, 12, 12, 12, 0, 0)
     assert source.counts().seen == 12 and source.counts().emitted == 12
-    assert counts.hook_ms_median is not None and counts.hook_ms_median < 5.0
+    # Wall time under whatever else runs on the machine: a margin, yet far below the sink's
+    # 100 ms, so a callback that waited on the pipeline would fail it.
+    assert counts.hook_ms_median is not None and counts.hook_ms_median < 50.0
     assert scope.core is None  # explicit teardown ran
 
 
