@@ -188,6 +188,7 @@ def export_bundle(
             ood=None if ood is None else ood[0],
         )
         write_manifest(staging, manifest)
+        staging.chmod(0o755)  # mkdtemp's 0700 would hide the bundle from other accounts
         if out.exists():
             shutil.rmtree(out)
         staging.rename(out)

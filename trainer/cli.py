@@ -104,6 +104,63 @@ def report(
     typer.echo(text or "no table has rows for these runs")
 
 
+@train_app.command()
+def recalibrate(
+    ctx: typer.Context,
+    bundle: Annotated[Path, typer.Option(help="IPP bundle folder (rebuilt in place).")] = Path(
+        "engines/bundles/ipp"),
+    n: Annotated[int, typer.Option(help="Fresh atlas frames to render.")] = 3000,
+    seed: Annotated[int, typer.Option(help="Atlas seed (not one used in training).")] = 11,
+    threads: Annotated[int, typer.Option(help="CPU threads for torch.")] = 1,
+    ood_head: Annotated[str, typer.Option(help="Head whose classes the OOD Gaussians model.")
+                        ] = "microscope",
+    ood_quantile: Annotated[float, typer.Option(help="In-domain quantile of the OOD limit.")
+                            ] = 0.99,
+    out: Annotated[Path | None, typer.Option(help="Write here instead of in place.")] = None,
+) -> None:
+    """Rebuild an IPP bundle from its own weights, without retraining: embedding output,
+    Mondrian calibration scores and OOD statistics on fresh held-out atlas renders.
+
+    Example: sentinel train recalibrate --bundle engines/bundles/ipp --n 3000 --seed 11
+    """
+    from trainer.train.recalibrate import RecalibrateRequest
+    from trainer.train.recalibrate import recalibrate as run
+
+    command = _command(ctx).replace("sentinel train", "sentinel train recalibrate", 1)
+    request = RecalibrateRequest(bundle=bundle, n=n, seed=seed, threads=threads,
+                                 ood_head=ood_head, ood_quantile=ood_quantile, out=out,
+                                 command=command)
+    try:
+        result = run(request)
+    except ValueError as error:  # BundleError and bad options are ValueErrors
+        raise typer.BadParameter(str(error)) from None
+    ood = result.manifest.ood
+    typer.echo(f"recalibrated {result.path}: OOD threshold {ood.threshold:.2f} "
+               f"({ood.quantile:g} quantile of {ood.n_threshold} held-out frames)")
+
+
+@train_app.command("ood-check")
+def ood_check(
+    bundle: Annotated[Path, typer.Option(help="IPP bundle folder.")] = Path(
+        "engines/bundles/ipp"),
+    n: Annotated[int, typer.Option(help="Atlas frames per synthetic group.")] = 600,
+    seed: Annotated[int, typer.Option(help="In-domain atlas seed (held out).")] = 12,
+    threads: Annotated[int, typer.Option(help="ONNX Runtime threads.")] = 1,
+) -> None:
+    """How well the OOD score separates a held-out microscope and real images from fresh
+    in-domain renders (AUROC, share flagged), and the Mondrian false-alarm share.
+
+    Example: sentinel train ood-check --bundle engines/bundles/ipp --n 600
+    """
+    from trainer.train.ood_check import format_check, run_check
+
+    try:
+        groups, alarms, _ = run_check(bundle, n, seed, threads)
+    except ValueError as error:
+        raise typer.BadParameter(str(error)) from None
+    typer.echo(format_check(groups, alarms))
+
+
 def explain(
     image: Annotated[Path, typer.Argument(help="Image file (TIFF, PNG, JPEG).", exists=True)],
     bundle: Annotated[Path, typer.Option(help="IPP engine bundle folder with weights.")],

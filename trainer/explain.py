@@ -230,7 +230,8 @@ def explain_bundle(image_path: str | Path, bundle_path: str | Path,
         raise ValueError(f"{bundle_path} is a {manifest.task} engine; Grad-CAM needs an IPP one")
     if not bundle.weights_path.is_file():
         raise ValueError(f"{bundle_path} has no weights.safetensors; re-export it from its run")
-    model = create_model(manifest.architecture, **manifest.model_kwargs)
+    # Grad-CAM reads the heads only: build the model without its embedding output.
+    model = create_model(manifest.architecture, **{**manifest.model_kwargs, "embedding": False})
     model.load_state_dict(load_file(str(bundle.weights_path)))
     pixels = read_image(Path(image_path))
     spec = manifest.input
