@@ -68,20 +68,39 @@ def status(
 @app.command()
 def export(
     db: DbOption = Path("sentinel.sqlite"),
-    csv: Annotated[Path, typer.Option("--csv", help="CSV file to write.")] = Path("frames.csv"),
+    csv: Annotated[Path | None, typer.Option(
+        "--csv", help="CSV of frames to write (default frames.csv when nothing else is asked).")]
+    = None,
+    alerts: Annotated[Path | None, typer.Option(
+        "--alerts", help="CSV of alerts with their reviews (who, when, note).")] = None,
+    labels: Annotated[Path | None, typer.Option(
+        "--reviews-as-labels",
+        help="CSV of reviewed frames with the labels a person confirmed (trainer folder: data).")]
+    = None,
 ) -> None:
-    """Export one row per frame (metadata, status, shape descriptors) to CSV.
+    """Export one row per frame (metadata, status, shape descriptors) to CSV; alerts with
+    their reviews; reviewed frames as training labels.
 
     Example: sentinel export --db sentinel.sqlite --csv frames.csv
+
+    Example: sentinel export --db sentinel.sqlite --alerts alerts.csv --reviews-as-labels labels.csv
     """
 
     def body() -> None:
+        from edge_app.store.reviews import export_alerts_csv, export_review_labels_csv
+
+        frames = csv or (Path("frames.csv") if alerts is None and labels is None else None)
         store = _open(db)
         try:
-            n = store.export_csv(csv)
+            if frames is not None:
+                typer.echo(f"wrote {store.export_csv(frames)} rows to {frames}")
+            if alerts is not None:
+                typer.echo(f"wrote {export_alerts_csv(store, alerts)} alerts to {alerts}")
+            if labels is not None:
+                n = export_review_labels_csv(store, labels)
+                typer.echo(f"wrote {n} reviewed frames with labels to {labels}")
         finally:
             store.close()
-        typer.echo(f"wrote {n} rows to {csv}")
 
     run_command(body)
 
