@@ -84,9 +84,11 @@ def version() -> None:
 
 def _register() -> None:
     from edge_app.cli import (  # noqa: F401  (commands register on import)
+        alerts_cmds,
         bench_cmds,
         doctor,
         engines_cmds,
+        review_cmd,
         runs,
         store_cmds,
     )

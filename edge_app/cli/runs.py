@@ -19,6 +19,7 @@ log = logging.getLogger(__name__)
 def run_live(
     settings: Any, db: Path, plate: Any | None, *, stop_when: Callable[[Any], bool] | None = None,
     source: Any | None = None, quiet: bool = False,
+    on_pipeline: Callable[[Any], None] | None = None,
 ) -> Any:
     """Run the pipeline until the source is exhausted (``once``), ``stop_when()`` or Ctrl-C.
 
@@ -44,6 +45,8 @@ def run_live(
             settings=settings.model_dump(mode="json")))
         log.info("effective settings: %s", settings.model_dump_json())
         pipeline.start()
+        if on_pipeline is not None:  # the dashboard's status bar reads it
+            on_pipeline(pipeline)
         heartbeat = _start_heartbeat(db, pipeline)
         try:
             _wait(pipeline, settings.source.once, stop_when)
@@ -126,6 +129,8 @@ def watch(
     mm_config: Annotated[Path | None, typer.Option(
         help="Micro-Manager hardware .cfg (pymmcore; pycromanager headless).")] = None,
     log_level: Annotated[str, typer.Option(help="Logging level.")] = "WARNING",
+    screenshot: Annotated[Path | None, typer.Option(
+        help="Render the dashboard offscreen at the end of the run and save this PNG.")] = None,
 ) -> None:
     """Watch FOLDER (or image the plate through Micro-Manager), analyse each frame, alert.
 
@@ -148,10 +153,13 @@ def watch(
             _require_folder(settings.source.folder)
         configure_logging(log_level, log_dir=settings.store.path.parent / "logs",
                           file_level=settings.log.level)
-        if not headless:
-            console.print("[yellow]The dashboard is not part of this build yet; running "
-                          "headless.[/yellow]")
-        print_summary(run_live(settings, settings.store.path, None))  # plate: build_pipeline
+        from edge_app.cli.review_cmd import run_with_dashboard
+
+        print_summary(run_with_dashboard(  # plate: build_pipeline
+            lambda on_pipeline, stop_when: run_live(settings, settings.store.path, None,
+                                                    stop_when=stop_when, on_pipeline=on_pipeline),
+            settings.store.path, headless=headless, screenshot=screenshot,
+            source=settings.source.kind))
 
     run_command(body)
 
@@ -187,6 +195,8 @@ def demo(
     out: Annotated[Path | None, typer.Option(help="Folder to keep (default: a temp folder).")]
     = None,
     log_level: Annotated[str, typer.Option(help="Logging level.")] = "WARNING",
+    screenshot: Annotated[Path | None, typer.Option(
+        help="Render the dashboard offscreen at the end of the run and save this PNG.")] = None,
     min_recall: Annotated[list[str] | None, typer.Option(
         help="KIND=VALUE (repeatable): exit 1 when the strict recall of KIND is lower.")] = None,
     max_false_rate: Annotated[float | None, typer.Option(
@@ -221,15 +231,21 @@ def demo(
                                                "name_pattern": "plate-well-site-time"},
                                  plate={"protocol": plate_csv, "plate_id": plan.plate_id})
         n_frames = len(plan.wells) * len(plan.hours)
-        if not headless:
-            console.print("[yellow]The dashboard is not part of this build yet; running "
-                          "headless.[/yellow]")
         console.print(f"demo: imaging {len(plan.wells)} wells x {len(plan.hours)} time points "
                       f"into {folder} at {plan.rate:g} frames/s")
         acquisition.start()
         db = workdir / "demo.sqlite"
-        summary = run_live(settings, db, None, stop_when=lambda st: acquisition.finished.is_set()
-                           and st.processed + st.failed + st.duplicates >= n_frames)
+        from edge_app.cli.review_cmd import run_with_dashboard
+
+        def done(st: Any) -> bool:
+            return acquisition.finished.is_set() and st.processed + st.failed + st.duplicates \
+                >= n_frames
+
+        summary = run_with_dashboard(
+            lambda on_pipeline, stop_when: run_live(
+                settings, db, None, on_pipeline=on_pipeline,
+                stop_when=lambda st: done(st) or (stop_when is not None and stop_when(st))),
+            db, headless=headless, screenshot=screenshot, source="simulated microscope")
         acquisition.join(10)
         if acquisition.error is not None:
             raise RuntimeError(f"the simulated microscope failed: {acquisition.error}")
