@@ -3,12 +3,15 @@
 Fit on a calibration split's logits; the result is plain data for the bundle manifest::
 
     {head: {"temperature": T, "conformal": {"0.01": qhat, "0.05": qhat, ...},
+            "scores_by_class": {"0": [sorted scores of class 0], ...},
             "ece_before": e0, "ece_after": e1, "n": n}}
 
 Conformal score: ``1 - p(true class)`` on temperature-scaled probabilities; ``qhat`` is the
 ``ceil((n + 1)(1 - alpha)) / n`` empirical quantile of the scores. At run time the prediction
 set at error rate ``alpha`` is ``{k : 1 - p_k <= qhat}``, which holds the true class with
-probability at least ``1 - alpha`` on exchangeable data.
+probability at least ``1 - alpha`` on exchangeable data. ``scores_by_class`` keeps every
+score per true class, so the bundle can answer any error rate and any class's Mondrian
+p-value (:mod:`engines.conformal`).
 """
 
 from __future__ import annotations
@@ -110,6 +113,8 @@ def calibrate_head(logits: np.ndarray, labels: np.ndarray,
     return {
         "temperature": temperature,
         "conformal": {alpha_key(a): conformal_threshold(scores, a) for a in alphas},
+        "scores_by_class": {str(k): sorted(round(float(x), 6) for x in scores[labels == k])
+                            for k in range(logits.shape[1])},
         "ece_before": expected_calibration_error(before, labels),
         "ece_after": expected_calibration_error(after, labels),
         "n": len(labels),
@@ -139,13 +144,23 @@ def check_coverage(calibration: Mapping[str, Mapping[str, Any]],
     return out
 
 
-def manifest_calibration(calibration: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
-    """``{"temperature": {head: T}, "conformal": {head: {"0.01": qhat}}}`` for
-    ``engines.bundle.Calibration(**...)``."""
+def manifest_calibration(calibration: Mapping[str, Mapping[str, Any]],
+                         vocabularies: Mapping[str, Sequence[str]] | None = None
+                         ) -> dict[str, Any]:
+    """``{"temperature": {head: T}, "conformal": {head: {"0.01": qhat}}, "mondrian": {head:
+    {label: scores}}}`` for ``engines.bundle.Calibration(**...)`` (``mondrian`` needs the
+    label ``vocabularies`` and calibrations with ``scores_by_class``)."""
+    mondrian = {
+        h: {str(label): tuple(c["scores_by_class"].get(str(k), ()))
+            for k, label in enumerate(vocabularies[h])}
+        for h, c in calibration.items()
+        if vocabularies is not None and h in vocabularies and "scores_by_class" in c
+    }
     return {
         "temperature": {h: float(c["temperature"]) for h, c in calibration.items()},
         "conformal": {h: {k: float(v) for k, v in c["conformal"].items()}
                       for h, c in calibration.items()},
+        "mondrian": mondrian,
     }
 
 

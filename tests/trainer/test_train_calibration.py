@@ -61,3 +61,23 @@ def test_ignored_labels_are_left_out() -> None:
     labels[:50] = -100
     result = cal.calibrate_head(logits, labels)
     assert result["n"] == 450
+
+
+def test_scores_by_class_become_the_manifests_mondrian_scores() -> None:
+    from engines.bundle import Calibration
+    from engines.conformal import mondrian_p_value, threshold
+
+    logits, labels = _overconfident(3000, k=3, seed=4)
+    head = cal.calibrate_heads({"cell_line": logits}, {"cell_line": labels})
+    by_class = head["cell_line"]["scores_by_class"]
+    assert [len(by_class[str(k)]) for k in range(3)] == [int((labels == k).sum())
+                                                         for k in range(3)]
+    assert all(v == sorted(v) for v in by_class.values())
+    body = cal.manifest_calibration(head, {"cell_line": ("A549", "HCT116", "MCF7")})
+    manifest = Calibration(**body)
+    assert set(manifest.mondrian["cell_line"]) == {"A549", "HCT116", "MCF7"}
+    # the pooled threshold from the stored scores is the trainer's qhat at the same rate
+    assert threshold(manifest, "cell_line", 0.05) == pytest.approx(
+        head["cell_line"]["conformal"]["0.05"], abs=1e-6)
+    assert mondrian_p_value(manifest, "cell_line", "MCF7", 1.0) == 1.0
+    assert cal.manifest_calibration(head)["mondrian"] == {}  # no vocabulary, no names

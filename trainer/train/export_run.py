@@ -2,8 +2,10 @@
 
 The bundle gets the run's best weights, golden inputs taken from the held-out set, the
 label vocabularies (IPP heads, ordinal labels marked), shape-feature statistics, the
-calibration fitted on the validation split, the held-out metrics, a data summary and the
-exact training command.
+calibration fitted on the validation split (with the Mondrian scores per class), the held-out
+metrics, a data summary and the exact training command. IPP models are exported with their
+``embedding`` and ``ood_features`` outputs; the OOD statistics come from
+``sentinel train recalibrate`` (it renders fresh frames through the production path).
 """
 
 from __future__ import annotations
@@ -48,10 +50,17 @@ def export_run(model: Any, recipe: Recipe, config: Mapping[str, Any],
     size = (recipe.input_size, recipe.input_size)
     names = list(model.head_names) if recipe.task == "ipp" else (
         ["logits"] if recipe.task == "segmentation" else ["next_frame"])
+    model_kwargs = dict(config.get("model_kwargs", {}))
+    if recipe.task == "ipp" and hasattr(model, "embedding"):
+        from engines.bundle import EMBEDDING, OOD_FEATURES
+
+        model.embedding = True  # the extra outputs carry no weights
+        names += [EMBEDDING, OOD_FEATURES]
+        model_kwargs["embedding"] = True
     common: dict[str, Any] = {
         "sample_inputs": {k: np.ascontiguousarray(v) for k, v in golden.items()},
         "output_names": names, "size": size, "command": command,
-        "model_kwargs": dict(config.get("model_kwargs", {})),
+        "model_kwargs": model_kwargs,
         "metrics": {k: float(v) for k, v in (metrics or {}).items() if np.isfinite(v)},
         "data": {**config.get("data", {}), "recipe": recipe.name, "trained_on_synthetic":
                  config.get("data", {}).get("source") == "synthetic atlas"},
@@ -64,7 +73,8 @@ def export_run(model: Any, recipe: Recipe, config: Mapping[str, Any],
             if "shape" in golden else None
         extra = {"normalisation": Normalisation(mean=IMAGE_MEAN, std=IMAGE_STD), "channels": 3,
                  "heads": _heads(model, task_facts["vocabularies"]), "shape_stats": shape,
-                 "calibration": Calibration(**manifest_calibration(calibration or {}))}
+                 "calibration": Calibration(**manifest_calibration(
+                     calibration or {}, task_facts["vocabularies"]))}
     else:
         common["data"]["meta_vocabularies"] = task_facts.get("vocabularies", {})
         extra = {"normalisation": Normalisation(mean=0.0, std=1.0), "channels": 1,
