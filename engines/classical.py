@@ -62,7 +62,8 @@ class SegmentationOutput:
         mask: the kept object (the significant object nearest the centre), bool, read-only.
         foreground: every significant object, bool, read-only.
         scale: original pixels per analysis pixel.
-        n_objects: significant objects of size comparable to the kept one (kept included).
+        n_objects: significant compact objects of size comparable to the kept one (kept
+            included; elongated ones such as burnt-in scale bars are not counted).
         touches_border: the kept object touches the image border.
         focus: sharpness of the kept object in [0, 1] (see :func:`edge_focus`).
         found: an object was kept.
@@ -170,7 +171,10 @@ def describe_foreground(image: np.ndarray, foreground: np.ndarray, scale: float,
     areas = stats[1:, cv2.CC_STAT_AREA].astype(np.float64)
     kept = _nearest_centre(centroids[1:], areas, image.shape)
     mask = labels == kept + 1
-    comparable = areas >= cfg.comparable_fraction * areas[kept]
+    sides = stats[1:, [cv2.CC_STAT_WIDTH, cv2.CC_STAT_HEIGHT]].astype(np.float64)
+    compact = sides.max(axis=1) <= cfg.compact_elongation * sides.min(axis=1)
+    compact[kept] = True  # a scale bar beside a small spheroid is not a second object
+    comparable = (areas >= cfg.comparable_fraction * areas[kept]) & compact
     band = cfg.focus_band * max(image.shape)
     n_particles, second = _others(everything, mask, cfg)
     return SegmentationOutput(
