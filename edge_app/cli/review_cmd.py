@@ -112,9 +112,10 @@ def run_with_dashboard(body: LiveBody, db: Path, *, headless: bool, screenshot: 
         return body(None, None)
     from edge_app.dashboard.launch import run_live_with_dashboard
 
+    gradcam, reason = gradcam_provider()
     result = run_live_with_dashboard(
         db, lambda on_pipeline, stop: body(on_pipeline, lambda _status: stop.is_set()),
-        source=source, screenshot=screenshot)
+        source=source, screenshot=screenshot, gradcam=gradcam, gradcam_reason=reason)
     if screenshot is not None:
         console.print(f"saved the dashboard to {screenshot}")
     return result

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import statistics
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -270,3 +271,57 @@ def engine_qhats(error_rate: float = 0.01) -> dict[str, float]:
 
 __all__ = ["GROUP_LABELS", "FrameInfo", "FrameView", "WellContext", "conformal_sets",
            "engine_qhats", "load_frame_view", "load_thumbnail", "well_context"]
+
+class ForecastPreview:
+    """The next-frame engine's forecast of a frame from the well's earlier usable visits of
+    the same site, beside the frame that arrived (both at the model's size, 8-bit).
+
+    The installed engine is loaded once, on first use, on the calling (worker) thread, with
+    ONNX Runtime on one thread so it never competes with the pipeline.
+    """
+
+    def __init__(self, bundle: str | Path | None = None) -> None:
+        self._bundle = bundle
+        self._engine: Any = None
+        self._problem: str | None = None
+        self._lock = threading.Lock()
+
+    def _load(self) -> Any:
+        with self._lock:
+            if self._engine is None and self._problem is None:
+                try:
+                    from engines.bundle import default_bundle
+                    from engines.tasks import ForecastEngine
+
+                    path = self._bundle or default_bundle("nextframe")
+                    if path is None:
+                        raise ValueError("no next-frame engine is installed")
+                    engine = ForecastEngine(path, "onnx", threads=1)
+                    engine.load()
+                    self._engine = engine
+                except Exception as exc:  # shown instead of the forecast image
+                    self._problem = f"no forecast image: {exc}"
+            return self._engine
+
+    def __call__(self, ctx: WellContext, info: FrameInfo
+                 ) -> tuple[np.ndarray | None, np.ndarray | None, str]:
+        engine = self._load()
+        if engine is None:
+            return None, None, self._problem or "no forecast image"
+        earlier = [f for f in ctx.frames if f.site == info.site and f.hours is not None
+                   and info.hours is not None and f.hours < info.hours
+                   and f.quality in ("", "ok")]
+        if len(earlier) < engine.context:
+            return None, None, (f"no forecast image: it needs {engine.context} earlier usable "
+                                f"visits of this site, this frame has {len(earlier)}")
+        visits = earlier[-engine.context:]
+        predicted = engine.forecast([_read(f.uri) for f in visits],
+                                    engine.meta(ctx.expected, info.hours - visits[-1].hours))
+        actual = engine.model_image(_read(info.uri))[1]
+        hours = ", ".join(f"{f.hours:g}" for f in visits)
+        return (_to8(predicted), _to8(actual),
+                f"left: forecast from the visits at {hours} h · right: what arrived")
+
+
+def _to8(image: np.ndarray) -> np.ndarray:
+    return np.ascontiguousarray((np.clip(image, 0, 1) * 255).astype(np.uint8))

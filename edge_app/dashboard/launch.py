@@ -77,6 +77,7 @@ def build_window(db: Path, *, status: Callable[[], Any] | None = None, run: Any 
                  gradcam: Any = None, gradcam_reason: str | None = None,
                  refresh_ms: int = 250) -> Any:
     """A dashboard window on ``db`` with its own snapshot poller (closed with the window)."""
+    from edge_app.dashboard.detail import ForecastPreview
     from edge_app.dashboard.snapshot import SnapshotPoller
     from edge_app.dashboard.window import DashboardWindow
     from edge_app.store.database import Store
@@ -85,7 +86,7 @@ def build_window(db: Path, *, status: Callable[[], Any] | None = None, run: Any 
     window = DashboardWindow(
         poller=poller, open_reader=lambda: Store(db, readonly=True), decide=store_decider(db),
         status=status, run=run, gradcam=gradcam, gradcam_reason=gradcam_reason,
-        refresh_ms=refresh_ms, close_poller=True)
+        forecaster=ForecastPreview(), refresh_ms=refresh_ms, close_poller=True)
     return window
 
 
@@ -110,6 +111,8 @@ def show_first_alert(app: Any, window: Any, timeout: float = 20.0) -> None:
         window.feed.select(ranked[0].id)
         wait_until(app, lambda: window.detail.view is not None, timeout)
     wait_until(app, lambda: window.plate.up_to_date, 5.0)
+    forecast = window.detail.forecast_image
+    wait_until(app, lambda: bool(forecast.text()) or not forecast.pixmap().isNull(), 10.0)
     wait_until(app, lambda: not window.detail.own.cells or any(
         c.pixmap() is not None and not c.pixmap().isNull()
         for c in window.detail.own.cells.values()), 5.0)
@@ -162,7 +165,8 @@ def review_store(db: Path, *, screenshot: Path | None = None, gradcam: Any = Non
 
 def run_live_with_dashboard(db: Path, run: Callable[[Callable[[Any], None],
                                                      threading.Event], Any], *,
-                            source: str, screenshot: Path | None = None) -> Any:
+                            source: str, screenshot: Path | None = None,
+                            gradcam: Any = None, gradcam_reason: str | None = None) -> Any:
     """Run ``run(on_pipeline, stop)`` on a thread while the dashboard shows the store.
 
     The window opens at once; the run stops when the window is closed. With ``screenshot``
@@ -191,7 +195,8 @@ def run_live_with_dashboard(db: Path, run: Callable[[Callable[[Any], None],
         except BaseException as exc:  # re-raised on the main thread
             holder["error"] = exc
 
-    window = build_window(db, status=status, run=RunInfo(source=source))
+    window = build_window(db, status=status, run=RunInfo(source=source), gradcam=gradcam,
+                          gradcam_reason=gradcam_reason)
     window.show()  # offscreen for a screenshot: lays the window out at its real size
     thread = threading.Thread(target=body, name="live-run", daemon=True)
     thread.start()

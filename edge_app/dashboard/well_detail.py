@@ -32,12 +32,14 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from edge_app.alerts.ordinal import SILENT_LABELS
 from edge_app.dashboard.detail import FrameView, WellContext, conformal_sets
 from edge_app.dashboard.growth_plot import GrowthPlot
 from edge_app.dashboard.images import to_pixmap
 
 FRAME_SIDE, THUMB_SIDE = 300, 72
 TABLE_COLUMNS = ("label", "plate map", "predicted (p)", "conformal set")
+NOT_ALERTED = SILENT_LABELS  # recorded, never alerted on (grey, not red)
 
 
 def evidence_text(evidence: dict[str, Any]) -> str:
@@ -129,6 +131,7 @@ class WellDetail(QWidget):
     """One well, to decide whether an alert is right."""
 
     frameRequested = Signal(str)
+    forecastRequested = Signal(object, object)  # (WellContext, FrameInfo)
     gradcamRequested = Signal(str, str)
 
     def __init__(self, *, gradcam_reason: str | None = None,
@@ -147,6 +150,9 @@ class WellDetail(QWidget):
         self.forecast = QLabel("forecast vs this frame", self)
         self.forecast.setWordWrap(True)
         self.forecast.setFixedWidth(FRAME_SIDE)
+        self.forecast_image = QLabel(self)
+        self.forecast_image.setWordWrap(True)
+        self.forecast_image.setFixedWidth(FRAME_SIDE)
         self.caption = QLabel(self)
         self.slider = QSlider(Qt.Orientation.Horizontal, self)
         self.slider.valueChanged.connect(self._scrubbed)
@@ -184,6 +190,7 @@ class WellDetail(QWidget):
         left.addWidget(self.slider)
         left.addLayout(controls)
         left.addWidget(self.forecast)
+        left.addWidget(self.forecast_image)
         left.addStretch(1)
         right = QVBoxLayout()
         right.addWidget(self.own)
@@ -229,7 +236,9 @@ class WellDetail(QWidget):
         self.own.set_wells(f"its replicate group ({len(ctx.own_group)} wells, same plate map)",
                            ctx.own_group)
         value = f" {ctx.looks_like_value}" if ctx.looks_like_value else ""
-        if ctx.looks_like or not value:
+        if not value:
+            self.looks.set_wells("what it looks like: only a protocol alert says", ())
+        elif ctx.looks_like:
             self.looks.set_wells(f"what it looks like: the wells seeded with{value}",
                                  ctx.looks_like)
         else:
@@ -283,14 +292,15 @@ class WellDetail(QWidget):
             probs = predictions.get(label) or {}
             top = max(probs.items(), key=lambda kv: kv[1]) if probs else None
             exp = self.context.expected.get(label, "—")
-            cells = (label.replace("_", " "), exp,
+            quiet = label in NOT_ALERTED
+            cells = (label.replace("_", " ") + (" (never alerts)" if quiet else ""), exp,
                      f"{top[0]} ({top[1]:.0%})" if top else "— (not usable)",
                      "{" + ", ".join(sets[label]) + "}" if label in sets else "—")
             for c, text in enumerate(cells):
                 item = QTableWidgetItem(text)
                 item.setToolTip(text)
                 if c == 2 and top and exp not in ("—", top[0]):
-                    item.setForeground(Qt.GlobalColor.red)
+                    item.setForeground(Qt.GlobalColor.gray if quiet else Qt.GlobalColor.red)
                 self.table.setItem(r, c, item)
 
     def _current_predictions(self) -> dict[str, dict[str, float]]:
@@ -312,7 +322,9 @@ class WellDetail(QWidget):
         self.plot.set_cursor(info.hours)
         self._fill_table()
         self._forecast_text(info)
+        self.forecast_image.clear()
         self.frameRequested.emit(info.uri)
+        self.forecastRequested.emit(self.context, info)
 
     def _forecast_text(self, info: Any) -> None:
         if info.forecast_area_ratio is None:
@@ -332,6 +344,20 @@ class WellDetail(QWidget):
         if view.error:
             self.caption.setText(view.error)
         self._redraw()
+
+    def show_forecast(self, info: Any, forecast: np.ndarray | None, actual: np.ndarray | None,
+                      message: str) -> None:
+        """The forecast image beside the frame that arrived (or why there is none)."""
+        if info is not self.current_frame():
+            return
+        if forecast is None or actual is None:
+            self.forecast_image.setText(message)
+            return
+        gap = np.full((forecast.shape[0], 6), 255, np.uint8)
+        pair = to_pixmap(np.hstack([forecast, gap, actual])).scaledToWidth(FRAME_SIDE)
+        self.forecast_image.setPixmap(pair)
+        self.forecast_image.setToolTip(message)
+        self.forecast.setText(self.forecast.text() + f"\n{message}")
 
     def show_thumbnail(self, well: str, image: np.ndarray | None) -> None:
         self.own.set_image(well, image)

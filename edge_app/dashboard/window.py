@@ -55,6 +55,7 @@ class DashboardWindow(QMainWindow):
         decide: Callable[[int, str, str], None], status: Callable[[], Any] | None = None,
         run: RunInfo | None = None, gradcam: GradCam | None = None,
         gradcam_reason: str | None = None, notifier: CriticalNotifier | None = None,
+        forecaster: Callable[[Any, Any], tuple[Any, Any, str]] | None = None,
         refresh_ms: int = 250, close_poller: bool = False, parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
@@ -65,7 +66,7 @@ class DashboardWindow(QMainWindow):
         self._switch_interval = sys.getswitchinterval()
         sys.setswitchinterval(min(self._switch_interval, GUI_SWITCH_INTERVAL_S))
         self.poller, self.open_reader, self.decide = poller, open_reader, decide
-        self.status_fn, self.gradcam = status, gradcam
+        self.status_fn, self.gradcam, self.forecaster = status, gradcam, forecaster
         self.notifier = notifier or CriticalNotifier()
         self.snapshot: DashboardSnapshot | None = None
         self.tray_messages: list[str] = []
@@ -92,6 +93,7 @@ class DashboardWindow(QMainWindow):
         self.feed.exportRequested.connect(self._ask_export)
         self.detail.frameRequested.connect(self._load_frame)
         self.detail.gradcamRequested.connect(self._load_gradcam)
+        self.detail.forecastRequested.connect(self._load_forecast)
         self.timer = QTimer(self)
         self.timer.setInterval(refresh_ms)
         self.timer.timeout.connect(self.pull)
@@ -205,6 +207,21 @@ class DashboardWindow(QMainWindow):
             return load_frame_view(uri, FRAME_SIDE) if self._want_frame == uri else None
 
         self._submit(work, lambda view: view is not None and self.detail.show_frame(view))
+
+    def _load_forecast(self, ctx: Any, info: Any) -> None:
+        if self.forecaster is None:
+            return
+        forecaster = self.forecaster
+
+        def work() -> tuple[Any, Any, str]:
+            if self.detail.current_frame() is not info:
+                return None, None, ""  # scrubbed past it
+            try:
+                return forecaster(ctx, info)
+            except Exception as exc:  # shown beside the frame, the window goes on
+                return None, None, f"no forecast image: {exc}"
+
+        self._submit(work, lambda result: self.detail.show_forecast(info, *result))
 
     def _load_gradcam(self, uri: str, label: str) -> None:
         if self.gradcam is None:

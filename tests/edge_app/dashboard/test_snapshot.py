@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+import numpy as np
+
 from edge_app.dashboard.detail import conformal_sets, load_frame_view, well_context
 from edge_app.dashboard.notify import CriticalNotifier
 from edge_app.dashboard.snapshot import (
@@ -150,3 +152,28 @@ def test_feed_filter_keeps_notices_whatever_the_label():
     assert FeedFilter(severity="warning").apply(rows) == (notice, rows[2])
     assert FeedFilter(state="dismissed").apply(rows) == (rows[2],)
     assert FeedFilter().apply(rows) == rows
+
+
+def test_forecast_preview_uses_earlier_usable_visits_of_the_site(run_db):
+    from edge_app.dashboard.detail import ForecastPreview
+
+    store = Store(run_db, readonly=True)
+    try:
+        plate = build_snapshot(store).plate()
+        contexts = [well_context(store, plate, w) for w in sorted(plate.tiles)]
+    finally:
+        store.close()
+    usable = [f for c in contexts for f in c.frames if f.quality in ("", "ok")]
+    assert len(usable) >= 4, "the simulated run should have usable frames"
+    preview = ForecastPreview()
+    engine = preview._load()
+    assert engine is not None, "the installed next-frame engine should load"
+    # a well imaged at 24, 48, ... h: made from real frames of the run, one per visit
+    visits = tuple(replace(f, site=0, hours=24.0 * (k + 1))
+                   for k, f in enumerate(usable[:engine.context + 1]))
+    ctx = replace(contexts[0], frames=visits)
+    forecast, actual, message = preview(ctx, visits[-1])
+    assert forecast is not None and forecast.shape == actual.shape, message
+    assert forecast.dtype == np.uint8 and "what arrived" in message
+    forecast, _, message = preview(ctx, visits[0])
+    assert forecast is None and f"needs {engine.context} earlier usable visits" in message

@@ -156,3 +156,38 @@ def test_failed_frames_list_opens_from_the_status_bar(qtbot, window):
     dialog = window.status.dialog
     assert dialog is not None and dialog.table.item(0, 1).text() == "not a TIFF file"
     assert window.plate.well_at(QPointF(-5, -5)) is None
+
+
+def test_gradcam_runs_off_the_gui_thread_and_opens_beside(qtbot, run_db):
+    import threading
+
+    import numpy as np
+
+    calls = []
+
+    def gradcam(uri, label):
+        calls.append((uri, label, threading.current_thread().name))
+        return np.full((40, 120, 3), 128, np.uint8), f"{label}: RPMI (38%)"
+
+    win = build_window(run_db, gradcam=gradcam, refresh_ms=50)
+    qtbot.addWidget(win, before_close_func=lambda w: w.shutdown())
+    win.show()
+    qtbot.waitUntil(lambda: win.snapshot is not None, timeout=10_000)
+    win.open_well("plate", "B4")
+    detail = win.detail
+    qtbot.waitUntil(lambda: detail.view is not None, timeout=10_000)  # the well is shown
+    assert detail.cam_button.isEnabled()
+    detail.cam_label.setCurrentText("culture_medium")
+    qtbot.mouseClick(detail.cam_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: detail.cam_dialog is not None, timeout=10_000)
+    uri, label, thread = calls[0]
+    assert label == "culture_medium" and uri == detail.current_frame().uri
+    assert thread.startswith("dashboard-worker")
+    assert "RPMI (38%)" in detail.cam_dialog.windowTitle()
+
+
+def test_gradcam_button_says_why_when_unavailable(qtbot, run_db):
+    win = build_window(run_db, gradcam_reason="Grad-CAM needs torch", refresh_ms=50)
+    qtbot.addWidget(win, before_close_func=lambda w: w.shutdown())
+    assert not win.detail.cam_button.isEnabled()
+    assert win.detail.cam_button.toolTip() == "Grad-CAM needs torch"
