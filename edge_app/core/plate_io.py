@@ -142,6 +142,8 @@ def _open_workbook(path: Path, *, data_only: bool) -> Any:
     except (InvalidFileException, zipfile.BadZipFile, OSError, KeyError, ValueError,
             TypeError, AttributeError, IndexError) as error:
         raise TableReadError(f"cannot open as an Excel workbook: {error}") from error
+    except Exception as error:  # a damaged file reaches zlib, zipfile, XML parsers: any error
+        raise TableReadError(_damaged(error)) from error
 
 
 def _read_excel(path: Path, sheet_hint: str | None) -> RawTable:
@@ -157,13 +159,19 @@ def _read_excel(path: Path, sheet_hint: str | None) -> RawTable:
             for number, (cells, raw) in enumerate(pairs, start=1)
         )
         table = _collect(rows)
-    except (ValueError, TypeError, KeyError, IndexError, AttributeError) as error:
-        raise TableReadError(f"cannot read the Excel sheet: {error}") from error
+    except Exception as error:  # a damaged sheet fails deep inside openpyxl, zlib or XML
+        raise TableReadError(_damaged(error)) from error
     finally:
         values.close()
         formulas.close()
     logger.debug("read sheet %r of %s", name, path)
     return RawTable(rows=table.rows, comments=table.comments, sheet=name)
+
+
+def _damaged(error: BaseException) -> str:
+    detail = str(error).splitlines()[0][:160] if str(error) else ""
+    return (f"cannot read as an Excel workbook ({type(error).__name__}: {detail}); the file "
+            "looks damaged: save it again from Excel, or export it as CSV")
 
 
 def _excel_cell(value: Cell, raw: Cell) -> Cell:

@@ -147,3 +147,24 @@ def test_fuzz_mutated_xlsx_maps_never_crash(rows, data):
         path = Path(folder) / "plate.xlsx"
         _xlsx(path, table)
         _check_loaded_or_clear_error(path, len(table))
+
+
+@heavy(10)
+@given(rows=plate_rows(), data=st.data())
+def test_fuzz_damaged_xlsx_files_never_crash(rows, data):
+    # positions are drawn independently of the file's size (its timestamps vary by run)
+    kind = data.draw(st.sampled_from(["truncate", "flip"]), label="damage")
+    at = data.draw(st.integers(0, 2**20), label="at")
+    flips = data.draw(st.lists(st.tuples(st.integers(0, 2**20), st.integers(0, 255)),
+                               min_size=1, max_size=16), label="flips")
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "plate.xlsx"
+        _xlsx(path, [HEADER] + [[r[k] for k in HEADER] for r in rows])
+        raw = bytearray(path.read_bytes())
+        if kind == "truncate":
+            raw = raw[:at % len(raw)]
+        else:
+            for offset, byte in flips:
+                raw[offset % len(raw)] = byte
+        path.write_bytes(bytes(raw))
+        _check_loaded_or_clear_error(path, len(rows) + 1)

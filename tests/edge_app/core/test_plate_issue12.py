@@ -110,3 +110,25 @@ def test_formula_without_a_saved_value_is_not_read_as_blank(tmp_path):
     error = _error(path)
     assert [(p.row, p.column) for p in error.problems] == [(2, "cell_line")]
     assert "has no saved value" in error.problems[0].message
+
+
+@pytest.mark.parametrize("damage", ["compression", "encrypted"])
+def test_damaged_xlsx_is_one_problem_not_a_traceback(tmp_path, damage):
+    """Found by the XLSX fuzzer: zipfile's NotImplementedError / RuntimeError escaped."""
+    path = tmp_path / "plate.xlsx"
+    book = openpyxl.Workbook()
+    book.active.append(["well", "cell_line"])
+    book.active.append(["A1", "HCT116"])
+    book.save(path)
+    raw = bytearray(path.read_bytes())
+    central = raw.find(b"PK\x01\x02")  # the central-directory entry of the sheet
+    while raw[central + 46: central + 46 + 24] != b"xl/worksheets/sheet1.xml":
+        central = raw.find(b"PK\x01\x02", central + 4)
+    if damage == "compression":
+        raw[central + 10] = 99  # an unknown compression method
+    else:
+        raw[central + 8] |= 0x01  # the "encrypted" flag
+    path.write_bytes(bytes(raw))
+    error = _error(path)
+    assert len(error.problems) == 1 and "\n" not in str(error)
+    assert "damaged" in str(error) or "cannot open as an Excel workbook" in str(error)
