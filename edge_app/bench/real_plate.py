@@ -3,10 +3,10 @@
 Four replicate groups of 12 wells, two frames (sites) per well, one per real source:
 
 * ``A`` cparent3 bright-field spheroid crops (uint16);
-* ``B`` GOAT intestinal organoids (field 291), one organoid per crop, cut around the largest
-  annotated instances;
+* ``B`` GOAT intestinal organoids (field 291), one organoid per crop, cut around the least
+  crowded of the largest annotated instances;
 * ``C`` GOAT hepatic, lung and kidney organoids (fields 301, 545, 731), cut the same way;
-* ``D`` the jointforces MCF7 spheroid time-lapse, shifted crops of its frames.
+* ``D`` the jointforces MCF7 spheroid time-lapse, shifted crops around the spheroid.
 
 The plate map gives each group a cell line from the engine vocabulary (stand-ins, except MCF7
 for D: none of these sources is SLiMIA data) and the same other labels. Four wells show
@@ -67,27 +67,61 @@ def _crops(root: Path, n: int) -> Iterator[np.ndarray]:
 
 
 def _organoids(root: Path, fields: tuple[str, ...], n: int) -> list[np.ndarray]:
-    """Crops around the ``n`` largest annotated organoids of ``fields`` (round robin)."""
+    """Crops around ``n`` organoids of ``fields`` (round robin), the least crowded first.
+
+    Candidates are each field's 60 largest annotated organoids whose crop (a square 1.6 times
+    the organoid's extent) lies inside the field and is less than 15% covered by other
+    organoids, else the ``n`` least crowded (one organoid per frame, as on a spheroid plate,
+    as far as the field allows); the sharpest are taken (GOAT also annotates organoids out of
+    the focal plane).
+    """
     folder = root / "goat_organoids"
     per_field = []
     for name in fields:
         image = _read(folder / "images" / f"{name}.png")
         labels = _read(folder / "masks_instance" / f"{name}.png")
         ids, counts = np.unique(labels[labels > 0], return_counts=True)
-        biggest = ids[np.argsort(counts)[::-1]]
-        per_field.append([_box(image, labels == k) for k in biggest[:n]])
+        biggest = [int(k) for k in ids[np.argsort(counts)[::-1]][:60]]
+        inside = [k for k in biggest if _inside(labels == k)]
+        inside = inside if len(inside) >= n else biggest
+        crowding = {k: _crowding(labels, k) for k in inside}
+        calm = [k for k in sorted(inside, key=crowding.__getitem__) if crowding[k] < 0.15]
+        calm = calm if len(calm) >= n else sorted(inside, key=crowding.__getitem__)[:n]
+        crops = sorted((_box(image, labels == k) for k in calm), key=_sharpness, reverse=True)
+        per_field.append(crops[:n])
     mixed = [c for group in zip(*per_field, strict=False) for c in group]
     if len(mixed) < n:
         raise ValueError(f"GOAT fields {fields} give {len(mixed)} organoid crops, need {n}")
     return mixed[:n]
 
 
-def _box(image: np.ndarray, mask: np.ndarray) -> np.ndarray:
+def _square(mask: np.ndarray) -> tuple[slice, slice]:
     ys, xs = np.nonzero(mask)
     cy, cx = (ys.min() + ys.max()) // 2, (xs.min() + xs.max()) // 2
-    half = max(48, int(1.25 * max(ys.max() - ys.min(), xs.max() - xs.min())))
-    y0, x0 = max(0, cy - half), max(0, cx - half)
-    return image[y0:cy + half, x0:cx + half].copy()
+    half = max(48, int(0.8 * max(ys.max() - ys.min(), xs.max() - xs.min())))
+    return slice(max(0, cy - half), cy + half), slice(max(0, cx - half), cx + half)
+
+
+def _inside(mask: np.ndarray) -> bool:
+    rows, cols = _square(mask)
+    return bool(rows.start > 0 and cols.start > 0 and rows.stop <= mask.shape[0]
+                and cols.stop <= mask.shape[1])
+
+
+def _sharpness(crop: np.ndarray) -> float:
+    import cv2
+
+    pixels = crop.astype(np.float32)
+    return float(cv2.Laplacian(pixels, cv2.CV_32F).var() / (pixels.mean() ** 2 + 1e-9))
+
+
+def _crowding(labels: np.ndarray, k: int) -> float:
+    window = labels[_square(labels == k)]
+    return float(((window > 0) & (window != k)).mean())
+
+
+def _box(image: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    return image[_square(mask)].copy()
 
 
 def _timelapse(root: Path, n: int) -> Iterator[np.ndarray]:
@@ -98,8 +132,8 @@ def _timelapse(root: Path, n: int) -> Iterator[np.ndarray]:
         image = _read(frames[i % len(frames)])
         dy, dx = (i * 7) % 11 - 5, (i * 5) % 13 - 6
         h, w = image.shape
-        side = min(h, w) - 24
-        y0, x0 = (h - side) // 2 + dy, (w - side) // 2 + dx * 3
+        side = min(h, w) // 2 + 40  # the spheroid and a margin of collagen around it
+        y0, x0 = (h - side) // 2 + dy, (w - side) // 2 + dx
         yield image[y0:y0 + side, x0:x0 + side].copy()
 
 
