@@ -208,8 +208,8 @@ def export_untrained(name: str, out_dir: str | Path, *, seed: int = 0) -> Bundle
 
     torch.manual_seed(seed)
     info = model_info(name)
-    extra = {"embedding": True} if info.task == "ipp" else {}  # IPP: embedding output too
-    model = create_model(name, **extra).eval()
+    extra: dict[str, Any] = {"embedding": True} if info.task == "ipp" else {}  # + embedding
+    model = create_model(name, None, **extra).eval()
     input_names, names = io_names(model)
     present = [t for t in example_inputs(model, batch=2, seed=seed) if t is not None]
     inputs = {n: t.numpy() for n, t in zip(input_names, present, strict=True)}

@@ -115,7 +115,8 @@ def run_check(bundle: Path, n: int = 600, seed: int = 12, threads: int = 1,
 
     engine = IPPEngine(bundle, "onnx", threads=threads)
     engine.load()
-    if engine.ood is None:
+    spec = engine.bundle.manifest.ood
+    if engine.ood is None or spec is None:
         raise ValueError(f"{bundle} has no OOD statistics; run 'sentinel train recalibrate'")
     width = int(engine.bundle.manifest.data.get("width", 512))
     inside = collect(engine, atlas_frames(seed, n, width))
@@ -127,7 +128,7 @@ def run_check(bundle: Path, n: int = 600, seed: int = 12, threads: int = 1,
     if root is not None:
         groups.append(compare("real images (shared/data/real)", inside_scores,
                               collect(engine, real_frames(root)), engine))
-    flagged_inside = float((inside_scores > engine.bundle.manifest.ood.threshold).mean())
+    flagged_inside = float((inside_scores > spec.threshold).mean())
     groups.insert(0, GroupResult(f"in domain (atlas seed {seed})", inside.rendered,
                                  len(inside), 0.5, flagged_inside))
     return groups, mondrian_false_alarms(engine, inside, 0.05), len(inside)
