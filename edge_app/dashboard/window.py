@@ -48,8 +48,6 @@ class _Relay(QObject):
 class DashboardWindow(QMainWindow):
     """The dashboard. Collaborators are passed in; nothing here runs an engine or a query."""
 
-    snapshotApplied = Signal()
-
     def __init__(
         self, *, poller: Any, open_reader: Callable[[], Any],
         decide: Callable[[int, str, str], None], status: Callable[[], Any] | None = None,
@@ -161,7 +159,6 @@ class DashboardWindow(QMainWindow):
         message = self.notifier.update(snapshot.alerts)
         if message:
             self.notify(message)
-        self.snapshotApplied.emit()
 
     def _set_title(self, n_open: int) -> None:
         self.setWindowTitle(f"Spheroid Sentinel — {n_open} open alert{'s' * (n_open != 1)}")
