@@ -177,6 +177,8 @@ class AlertFeed(QWidget):
     # --- data ---------------------------------------------------------------------------
     def set_alerts(self, rows: tuple[AlertRow, ...]) -> None:
         """Newest state from the snapshot; the selection follows its alert."""
+        if rows is self._all:
+            return  # the snapshot reused its alerts: nothing changed
         self._all = rows
         labels = sorted({r.label for r in rows if r.label})
         known = [self.label.itemText(i) for i in range(1, self.label.count())]

@@ -162,8 +162,12 @@ def _well_rows(store: Any) -> dict[tuple[str, str], dict[str, Any]]:
     return wells
 
 
-def build_snapshot(store: Any) -> DashboardSnapshot:
-    """Read everything the dashboard shows in one pass (a few grouped queries)."""
+def build_snapshot(store: Any, previous: DashboardSnapshot | None = None) -> DashboardSnapshot:
+    """Read everything the dashboard shows in one pass (a few grouped queries).
+
+    With ``previous``, its alert tuple is reused (same object) when no alert or review was
+    written since: a new frame alone does not rebuild the feed.
+    """
     stamp = change_stamp(store)
     by_plate: dict[str, dict[str, WellTile]] = {}
     for (plate_id, well), values in sorted(_well_rows(store).items()):
@@ -172,8 +176,11 @@ def build_snapshot(store: Any) -> DashboardSnapshot:
         except ValueError:
             continue
         by_plate.setdefault(plate_id, {})[well] = WellTile(plate_id, well, **values)
-    alerts = tuple(AlertRow.from_row(r)
-                   for r in list_alerts(store, AlertQuery(limit=FEED_LIMIT)))
+    if previous is not None and previous.stamp[1:3] == stamp[1:3]:
+        alerts = previous.alerts
+    else:
+        alerts = tuple(AlertRow.from_row(r)
+                       for r in list_alerts(store, AlertQuery(limit=FEED_LIMIT)))
     failures = tuple((r[0], r[1] or "") for r in store.db.execute(
         "select uri, reason from frames where status = 'failed' order by id desc limit 200"))
     counts = store.db.execute(
@@ -225,8 +232,9 @@ class SnapshotPoller:
                 try:
                     store = store or Store(self.db_path, readonly=True)
                     if self._poke.is_set() or change_stamp(store) != stamp:
+                        poked = self._poke.is_set()
                         self._poke.clear()
-                        snapshot = build_snapshot(store)
+                        snapshot = build_snapshot(store, None if poked else self.latest())
                         stamp = snapshot.stamp
                         with self._lock:
                             self._latest = snapshot

@@ -113,5 +113,5 @@ def test_timer_drift_short_run(qtbot, tmp_path):
 def test_timer_drift_two_minutes(qtbot, tmp_path):
     figures = measure_drift(qtbot, tmp_path, seconds=120)
     _report(figures, 120)
-    assert figures["received"] >= 1150 and figures["processed"] >= 1000
+    assert figures["received"] >= 1000 and figures["processed"] >= 950
     assert figures["p99_ms"] < 50

@@ -177,3 +177,17 @@ def test_forecast_preview_uses_earlier_usable_visits_of_the_site(run_db):
     assert forecast.dtype == np.uint8 and "what arrived" in message
     forecast, _, message = preview(ctx, visits[0])
     assert forecast is None and f"needs {engine.context} earlier usable visits" in message
+
+
+def test_snapshot_reuses_alerts_when_only_frames_changed(run_db):
+    store = Store(run_db)
+    try:
+        first = build_snapshot(store)
+        store.db.execute("insert into frames (uri, sha, status) values ('x.tif', 'y', 'failed')")
+        second = build_snapshot(store, first)
+        assert second.alerts is first.alerts and second.frames == first.frames + 1
+        review(store, first.alerts[0].id, "dismissed")
+        third = build_snapshot(store, second)
+        assert third.alerts is not second.alerts and third.alerts[0].state == "dismissed"
+    finally:
+        store.close()
