@@ -32,24 +32,36 @@ def _folder(root: Path, n: int = 50, extra: str = "") -> Path:
     return root / "labels.csv"
 
 
-@pytest.mark.slow
-def test_readme_command_on_plain_images(tmp_path: Path) -> None:
+def _train(tmp_path: Path, *extra: str) -> tuple[Path, str]:
     (tmp_path / "lab").mkdir()
     labels = _folder(tmp_path / "lab")
     out = tmp_path / "runs"
     result = CliRunner().invoke(train_app, [
         "--preset", "demo", "--data", f"folder:{labels}", "--tiny", "--epochs", "1",
-        "--out", str(out), "--bundles", str(out / "bundles"), "--threads", "1"])
+        "--out", str(out), "--bundles", str(out / "bundles"), "--threads", "1", *extra])
     assert result.exit_code == 0, result.output
-    assert "split by a stable hash of the file name" in result.output
-    assert "50 image(s) had no mask: computed with the classical segmenter" in result.output
-    assert "nextframe" in result.output and "skipped: --data" in result.output
+    return out, result.output
+
+
+def test_readme_command_on_plain_images(tmp_path: Path) -> None:
+    """The README's command (tiny, one epoch, no ONNX export: the slow test below exports)."""
+    out, output = _train(tmp_path, "--no-export")
+    assert "split by a stable hash of the file name" in output
+    assert "50 image(s) had no mask: computed with the classical segmenter" in output
+    assert "nextframe" in output and "skipped: --data" in output
     assert len(list((out / "computed_masks").glob("*.png"))) == 50
+    for task in ("segmentation", "ipp"):
+        config = json.loads((out / task / "config.json").read_text())
+        assert config["data"]["train"] + config["data"]["val"] + config["data"]["test"] == 50
+        assert "computed with the classical segmenter" in config["data"]["masks"]
+
+
+@pytest.mark.slow
+def test_readme_command_exports_bundles_that_say_where_masks_came_from(tmp_path: Path) -> None:
+    out, _ = _train(tmp_path)
     for task in ("segmentation", "ipp"):
         bundle = load_bundle(out / "bundles" / task)
         assert "computed with the classical segmenter" in bundle.manifest.data["masks"]
-    config = json.loads((out / "ipp" / "config.json").read_text())
-    assert config["data"]["train"] + config["data"]["val"] + config["data"]["test"] == 50
 
 
 def test_split_column_then_replicate_then_hash() -> None:
