@@ -82,3 +82,33 @@ def test_review_without_a_display_says_what_to_do(run_db, monkeypatch):
     assert "cannot open the dashboard" in result.output and "--screenshot" in result.output
     missing = runner.invoke(app, ["review", str(run_db.with_name("nope.sqlite"))])
     assert missing.exit_code == 2 and "no store" in missing.output
+
+
+def _no_display(monkeypatch):
+    for name in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM"):
+        monkeypatch.delenv(name, raising=False)
+
+
+@pytest.mark.ui
+def test_watch_renders_the_live_dashboard_offscreen(simulated_run, tmp_path, monkeypatch):
+    pytest.importorskip("PySide6")
+    _no_display(monkeypatch)
+    root = simulated_run.parent
+    shot, db = tmp_path / "live.png", tmp_path / "live.sqlite"
+    result = runner.invoke(app, ["watch", str(root / "acq"), "--plate", str(root / "plate.csv"),
+                                 "--db", str(db), "--once", "--pattern", "plate-well-site-time",
+                                 "--screenshot", str(shot)])
+    assert result.exit_code == 0, result.output
+    assert f"saved the dashboard to {shot}" in result.output and shot.stat().st_size > 10_000
+    assert "processed" in result.output  # the run's summary still follows
+
+
+def test_watch_without_a_display_says_so_and_runs_headless(simulated_run, tmp_path,
+                                                          monkeypatch):
+    _no_display(monkeypatch)
+    root = simulated_run.parent
+    result = runner.invoke(app, ["watch", str(root / "acq"), "--plate", str(root / "plate.csv"),
+                                 "--db", str(tmp_path / "w.sqlite"), "--once",
+                                 "--pattern", "plate-well-site-time"])
+    assert result.exit_code == 0, result.output
+    assert "No dashboard: " in result.output and "running headless" in result.output
