@@ -46,7 +46,10 @@ def gradcam_provider() -> tuple[Any | None, str | None]:
                  "--out", str(out)], capture_output=True, text=True, timeout=300, check=False)
             if done.returncode != 0 or not out.is_file():
                 raise RuntimeError((done.stderr or done.stdout).strip().splitlines()[-1:])
-            image = cv2.imread(str(out), cv2.IMREAD_COLOR)[..., ::-1]
+            grid = cv2.imread(str(out), cv2.IMREAD_COLOR)
+            if grid is None:
+                raise RuntimeError(f"sentinel explain wrote an unreadable {out.name}")
+            image = grid[..., ::-1]
         said = [line for line in done.stdout.splitlines() if line.startswith(f"{label}:")]
         return image, said[0] if said else "one heat map per label"
 

@@ -145,7 +145,7 @@ class AlertFeed(QWidget):
                 and isinstance(event, QKeyEvent)
                 and event.modifiers() == Qt.KeyboardModifier.NoModifier
                 and event.key() in KEYS):
-            self.request(KEYS[event.key()])
+            self.request(KEYS[Qt.Key(event.key())])
             return True
         return super().eventFilter(watched, event)
 

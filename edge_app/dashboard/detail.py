@@ -127,11 +127,13 @@ def well_context(store: Any, plate: PlateSnapshot | None, well: str,
     plate_id = plate.plate_id if plate is not None else (alert.plate_id if alert else "") or ""
     tile = plate.tiles.get(well) if plate is not None else None
     expected = dict(tile.expected) if tile is not None else {}
-    evidence = alert.evidence if alert is not None else {}
+    evidence: dict[str, Any] = (alert.evidence if alert is not None else None) or {}
     label = alert.label if alert is not None and alert.label in expected else None
     own = tuple(str(w) for w in evidence.get("own_group") or ()) or _group_of(
         plate, well, None, None)
-    looks = evidence.get("looks_like") if isinstance(evidence.get("looks_like"), dict) else {}
+    looks: dict[str, Any] = evidence.get("looks_like") or {}
+    if not isinstance(looks, dict):
+        looks = {}
     value = looks.get("value") or (alert.observed if alert is not None and label else None)
     looks_like = tuple(str(w) for w in looks.get("wells") or ()) or (
         _group_of(plate, well, label, value) if label and value else ())
@@ -194,7 +196,7 @@ def to_display(pixels: np.ndarray, side: int) -> np.ndarray:
     """Downscale so the longer side is at most ``side``; stretch 1-99 % to 8 bits."""
     import cv2
 
-    image = pixels.astype(np.float32)
+    image: np.ndarray = pixels.astype(np.float32)
     if image.ndim == 3:
         image = image.mean(axis=2)
     scale = side / max(image.shape)
@@ -315,8 +317,9 @@ class ForecastPreview:
             return None, None, (f"no forecast image: it needs {engine.context} earlier usable "
                                 f"visits of this site, this frame has {len(earlier)}")
         visits = earlier[-engine.context:]
+        gap = float(info.hours or 0.0) - float(visits[-1].hours or 0.0)
         predicted = engine.forecast([_read(f.uri) for f in visits],
-                                    engine.meta(ctx.expected, info.hours - visits[-1].hours))
+                                    engine.meta(ctx.expected, gap))
         actual = engine.model_image(_read(info.uri))[1]
         hours = ", ".join(f"{f.hours:g}" for f in visits)
         return (_to8(predicted), _to8(actual),

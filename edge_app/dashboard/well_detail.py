@@ -212,8 +212,8 @@ class WellDetail(QWidget):
         self.context, self.view = ctx, None
         self._generation += 1
         generation = self._generation
-        steps = [self._show_header, self._show_groups, self._fill_table, self._show_plot,
-                 self._show_frames]
+        steps = [lambda: self._show_header(ctx), lambda: self._show_groups(ctx),
+                 self._fill_table, lambda: self._show_plot(ctx), lambda: self._show_frames(ctx)]
 
         def run(k: int = 0) -> None:
             if generation == self._generation and k < len(steps):
@@ -222,8 +222,7 @@ class WellDetail(QWidget):
 
         run()
 
-    def _show_header(self) -> None:
-        ctx = self.context
+    def _show_header(self, ctx: WellContext) -> None:
         alert = ctx.alert
         text = f"<b>{ctx.well}</b> on plate '{ctx.plate_id}' — {len(ctx.frames)} frame(s)"
         if alert is not None:
@@ -231,8 +230,7 @@ class WellDetail(QWidget):
         self.header.setText(text)
         self.evidence.setText(evidence_text(alert.evidence) if alert is not None else "")
 
-    def _show_groups(self) -> None:
-        ctx = self.context
+    def _show_groups(self, ctx: WellContext) -> None:
         self.own.set_wells(f"its replicate group ({len(ctx.own_group)} wells, same plate map)",
                            ctx.own_group)
         value = f" {ctx.looks_like_value}" if ctx.looks_like_value else ""
@@ -245,11 +243,10 @@ class WellDetail(QWidget):
             self.looks.set_wells(f"looks like{value}: no well on this plate is seeded so",
                                  ())
 
-    def _show_plot(self) -> None:
-        self.plot.show_well(self.context.frames, self.context.group_curve)
+    def _show_plot(self, ctx: WellContext) -> None:
+        self.plot.show_well(ctx.frames, ctx.group_curve)
 
-    def _show_frames(self) -> None:
-        ctx = self.context
+    def _show_frames(self, ctx: WellContext) -> None:
         self.cam_label.clear()
         self.cam_label.addItems(sorted(ctx.expected) or sorted(self._latest_predictions()))
         if ctx.alert is not None and ctx.alert.label:
@@ -384,8 +381,8 @@ class WellDetail(QWidget):
         if self.view is None:
             return
         masked = self.show_mask.isChecked() and self.view.outlined is not None
-        image = self.view.outlined if masked else self.view.pixels
-        pixmap = to_pixmap(image)
+        image = self.view.outlined if masked else None
+        pixmap = to_pixmap(image if image is not None else self.view.pixels)
         if pixmap.width() > FRAME_SIDE or pixmap.height() > FRAME_SIDE:
             pixmap = pixmap.scaled(FRAME_SIDE, FRAME_SIDE, Qt.AspectRatioMode.KeepAspectRatio)
         self.frame.setPixmap(pixmap)

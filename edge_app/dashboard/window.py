@@ -170,9 +170,13 @@ class DashboardWindow(QMainWindow):
         if not QSystemTrayIcon.isSystemTrayAvailable():
             return None
         tray = QSystemTrayIcon(_count_icon(0), self)
-        tray.activated.connect(lambda _: (self.showNormal(), self.raise_()))
+        tray.activated.connect(self._raise_from_tray)
         tray.show()
         return tray
+
+    def _raise_from_tray(self, _reason: object) -> None:
+        self.showNormal()
+        self.raise_()
 
     def notify(self, message: str) -> None:
         self.tray_messages.append(message)
@@ -190,8 +194,13 @@ class DashboardWindow(QMainWindow):
     def _show_context(self, ctx: Any) -> None:
         self.detail.show_context(ctx)
         for well, uri in ctx.thumbnails.items():
-            self._submit(lambda u=uri: load_thumbnail(u),
-                         lambda image, w=well: self.detail.show_thumbnail(w, image))
+            self._load_thumbnail(well, uri)
+
+    def _load_thumbnail(self, well: str, uri: str) -> None:
+        def shown(image: Any) -> None:
+            self.detail.show_thumbnail(well, image)
+
+        self._submit(lambda: load_thumbnail(uri), shown)
 
     def _alert_selected(self, alert: AlertRow) -> None:
         if alert.well:
@@ -203,7 +212,11 @@ class DashboardWindow(QMainWindow):
         def work() -> Any:
             return load_frame_view(uri, FRAME_SIDE) if self._want_frame == uri else None
 
-        self._submit(work, lambda view: view is not None and self.detail.show_frame(view))
+        def shown(view: Any) -> None:
+            if view is not None:
+                self.detail.show_frame(view)
+
+        self._submit(work, shown)
 
     def _load_forecast(self, ctx: Any, info: Any) -> None:
         if self.forecaster is None:
