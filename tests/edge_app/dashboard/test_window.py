@@ -191,3 +191,19 @@ def test_gradcam_button_says_why_when_unavailable(qtbot, run_db):
     qtbot.addWidget(win, before_close_func=lambda w: w.shutdown())
     assert not win.detail.cam_button.isEnabled()
     assert win.detail.cam_button.toolTip() == "Grad-CAM needs torch"
+
+
+def test_384_well_plates_fit_the_view(qtbot):
+    from edge_app.dashboard.plate_view import PlateScene, group_scene, render_plate
+    from edge_app.dashboard.snapshot import PlateSnapshot, WellTile
+
+    tiles = {w: WellTile("P", w, expected={"cell_line": "A549"}, n_frames=1)
+             for w in ("A1", "H12", "P24")}
+    scene = group_scene(PlateSnapshot("P", tiles), PlateScene(width=900, height=640))
+    assert scene.plate.format == 384 and scene.shape == (16, 24)
+    corner = scene.well_rect("P24")
+    assert corner.right() <= 900 and corner.bottom() < 640 - scene.legend_height()
+    assert scene.well_at(corner.center()) == "P24"
+    image = render_plate(scene)
+    centre = scene.well_rect("H12").center()
+    assert image.pixelColor(int(centre.x()), int(centre.y() + 2)).name() == "#59b36b"
