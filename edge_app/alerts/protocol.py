@@ -26,6 +26,7 @@ measures.
 from __future__ import annotations
 
 import logging
+import math
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -72,6 +73,11 @@ class ProtocolEvidenceRule:
     kappa: float = DEFAULT_KAPPA
     labels: Sequence[str] = ALERT_LABELS
     tolerance: OrdinalTolerance = field(default_factory=OrdinalTolerance)
+    #: Add the IPP embedding (a few plate-local principal components) to the replicate
+    #: vectors. Off by default: on the bench's simulated plates the shipped engine's
+    #: embedding added heavy-tailed within-group outliers (clean-well false alerts 0 -> 4 on
+    #: three 96-well plates) and caught nothing more.
+    use_embedding: bool = False
     name: str = "protocol"
 
     def __post_init__(self) -> None:
@@ -143,7 +149,9 @@ class ProtocolEvidenceRule:
         slot = slot_key(result.meta.timepoint_index, result.hours)
         record = FrameRecord(result.meta.uri, slot, ps, tops)
         changed = state.evidence.add_frame(well, result.meta.site, record,
-                                           frame_vector(result), frame_embedding(result))
+                                           frame_vector(result),
+                                           frame_embedding(result) if self.use_embedding
+                                           else None)
         systematic = []
         for label, p in ps.items():
             value = state.evidence.labels_of[well][label]
@@ -175,17 +183,25 @@ class ProtocolEvidenceRule:
             alerts.append(self._alert(state, str(well), result, now))
         return alerts
 
-    def _attribute(self, per_label: dict[str, float]) -> str:
-        """The label that explains the well best: largest e-value; exact ties (the same
-        replicate groups stand behind several labels) go to the label earlier in
-        :data:`~edge_app.alerts.ordinal.ATTRIBUTION_ORDER`, the more visible one."""
+    @staticmethod
+    def _attribute(evidence: PlateEvidence, well: str, per_label: dict[str, float]) -> str:
+        """The label that explains the well best: the largest e-value (to 1%: replicate
+        e-values saturate for p below 1e-12); then the largest replicate z; then the label
+        earlier in :data:`~edge_app.alerts.ordinal.ATTRIBUTION_ORDER`, the more visible one
+        (the same replicate groups can stand behind several labels)."""
         order = {label: i for i, label in enumerate(ATTRIBUTION_ORDER)}
-        return max(per_label, key=lambda lab: (per_label[lab], -order.get(lab, 99)))
+
+        def key(label: str) -> tuple[float, float, int]:
+            best = evidence.strongest((well, label))
+            return (round(math.log(per_label[label]), 2),
+                    best.z if best is not None else -math.inf, -order.get(label, 99))
+
+        return max(per_label, key=key)
 
     def _alert(self, state: _PlateState, well: str, result: FrameResult, now: datetime) -> Alert:
         evidence = state.evidence
         well_e, per_label = evidence.well_e_value(well)
-        label = self._attribute(per_label)
+        label = self._attribute(evidence, well, per_label)
         key = (well, label)
         expected = evidence.labels_of[well][label]
         e_value = per_label[label]
