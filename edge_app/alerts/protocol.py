@@ -220,7 +220,10 @@ class ProtocolEvidenceRule:
         return Alert(
             kind="protocol", severity=Severity.CRITICAL, message=message,
             uri=result.meta.uri, plate_id=result.meta.plate_id, well=well, raised_at=now,
-            label=label, expected=expected, observed=looks or sees, evidence=details,
+            # ``observed`` claims what the well holds: the replicate groups only say what it
+            # looks like (the true value may be on no other well), so that stays in the
+            # message and the evidence
+            label=label, expected=expected, observed=None, evidence=details,
         )
 
     @staticmethod
