@@ -50,9 +50,9 @@ class _WellSlot:
         self.sites[site] = (vector, embedding)
         vectors = [v for v, _ in self.sites.values()]
         self.mean = np.mean(vectors, axis=0) if len({len(v) for v in vectors}) == 1 else vector
-        embeds = [e for _, e in self.sites.values()]
-        same = all(e is not None for e in embeds) and len({len(e) for e in embeds}) == 1
-        self.embedding = np.mean(embeds, axis=0) if same else None  # type: ignore[arg-type]
+        embeds = [e for _, e in self.sites.values() if e is not None]
+        same = len(embeds) == len(self.sites) and len({len(e) for e in embeds}) == 1
+        self.embedding = np.mean(embeds, axis=0) if same else None
 
 
 class PlateEvidence:
@@ -134,9 +134,9 @@ class PlateEvidence:
         scores = None
         if wells:
             x = np.stack([table[w].mean for w in wells])  # type: ignore[misc]
-            embeds = [table[w].embedding for w in wells]
-            e = np.stack(embeds) if all(v is not None for v in embeds) and len(
-                {len(v) for v in embeds}) == 1 else None  # type: ignore[arg-type]
+            embeds = [v for w in wells if (v := table[w].embedding) is not None]
+            e = np.stack(embeds) if len(embeds) == len(wells) and len(
+                {len(v) for v in embeds}) == 1 else None
             present = np.asarray([index[w] for w in wells], np.int64)
             scores = self.scorer.score(design, present, x, e)
         fresh: set[Key] = set()

@@ -178,9 +178,9 @@ class ProtocolEvidenceRule:
                   for label, value in systematic]
         for well in changed:
             state.ebh.update(well, state.evidence.well_e_value(well)[0])
-        for well in sorted(state.ebh.rejected() - state.alerted):  # type: ignore[type-var]
-            state.alerted.add(well)
-            alerts.append(self._alert(state, str(well), result, now))
+        for name in sorted(str(w) for w in state.ebh.rejected() - state.alerted):
+            state.alerted.add(name)
+            alerts.append(self._alert(state, name, result, now))
         return alerts
 
     @staticmethod
