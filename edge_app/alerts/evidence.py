@@ -59,8 +59,9 @@ class PlateEvidence:
     """Evidence of one plate; ``ipp_ok(label, value)`` says whether absolute evidence counts."""
 
     def __init__(self, scorer: ReplicateScorer, kappa: float,
-                 ipp_ok: Callable[[str, str], bool]) -> None:
+                 ipp_ok: Callable[[str, str], bool], persist: int = 2) -> None:
         self.scorer, self.kappa, self.ipp_ok = scorer, kappa, ipp_ok
+        self.persist = persist
         self.labels_of: dict[str, dict[str, str]] = {}
         self.slots: dict[int, dict[str, _WellSlot]] = {}
         self.frames: dict[str, list[FrameRecord]] = {}
@@ -155,9 +156,25 @@ class PlateEvidence:
         """The (well, label) hypothesis' e-value: sources averaged (``None``: no evidence)."""
         if key[0] in self.quality_wells:
             return None
-        slots = self.rep_e.get(key)
-        rep = sum(slots.values()) / len(slots) if slots else None
+        rep = self.replicate_e(key)
         return combine_sources([rep, self._ipp_e(key)])
+
+    def replicate_e(self, key: Key) -> float | None:
+        """Replicate e-value over time: with ``persist`` >= 2, the average over runs of
+        ``persist`` consecutive time points of their smallest e-value (each minimum is an
+        e-value, so is their average): a deviation must show at consecutive time points, a
+        one-off quirk of one time point does not count. ``None`` until a run is complete."""
+        slots = self.rep_e.get(key)
+        if not slots:
+            return None
+        values = [slots[t] for t in sorted(slots)]
+        k = self.persist
+        if k <= 1:
+            return sum(values) / len(values)
+        if len(values) < k:
+            return None
+        runs = [min(values[i:i + k]) for i in range(len(values) - k + 1)]
+        return sum(runs) / len(runs)
 
     def well_e_value(self, well: str) -> tuple[float | None, dict[str, float]]:
         """The well's e-value (average over its labels with evidence) and each label's."""
@@ -188,7 +205,7 @@ class PlateEvidence:
         return scores.evidence(scores.keys.index(key))
 
     def sources(self, key: Key) -> list[str]:
-        out = ["replicate"] if self.rep_e.get(key) else []
+        out = ["replicate"] if self.replicate_e(key) is not None else []
         return out + (["ipp"] if self._ipp_e(key) is not None else [])
 
     def frame_evidence(self, key: Key) -> list[FrameEvidence]:

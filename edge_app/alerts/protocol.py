@@ -78,6 +78,8 @@ class ProtocolEvidenceRule:
     #: embedding added heavy-tailed within-group outliers (clean-well false alerts 0 -> 4 on
     #: three 96-well plates) and caught nothing more.
     use_embedding: bool = False
+    #: Consecutive time points a well's replicate evidence must hold at (1: any one).
+    persist: int = 2
     name: str = "protocol"
 
     def __post_init__(self) -> None:
@@ -106,7 +108,8 @@ class ProtocolEvidenceRule:
         state = self._plates.get(plate_id)
         if state is None:
             scorer = ReplicateScorer(self.labels, density_fold=self.tolerance.density_fold)
-            evidence = PlateEvidence(scorer, self.kappa, lambda label, value: False)
+            evidence = PlateEvidence(scorer, self.kappa, lambda label, value: False,
+                                     persist=self.persist)
             state = _PlateState(evidence, EBHState(self.fdr), DomainMonitor(),
                                 ConditionMonitor(error_rate=self.error_rate))
             evidence.ipp_ok = state.ipp_ok
