@@ -122,7 +122,8 @@ class AlertSettings(_Section):
     protocol alerts (e-BH over wells x labels; docs/alerting.md). ``error_rate``: the per-frame
     level at which the IPP engine "disagrees" with a well's plate-map value, used to spot a
     condition the engine systematically disagrees with (one notice instead of many alerts).
-    ``persist_frames`` is deprecated and ignored: evidence is now averaged over frames.
+    ``persist_frames``: how many consecutive time points a well's replicate evidence must
+    hold at (1 for plates imaged once; 2, the default, ignores a one-off quirk).
     """
 
     rules: tuple[str, ...] = ("quality", "protocol", "growth")

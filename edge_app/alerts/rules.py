@@ -65,14 +65,15 @@ class QualityRule:
 
 
 def _protocol(plate: Any = None, calibration: Any = None, fdr: float = 0.05,
-              error_rate: float = 0.01, tolerance: Any = None, **_: Any) -> AlertRule | None:
+              error_rate: float = 0.01, tolerance: Any = None, persist: int = 2,
+              **_: Any) -> AlertRule | None:
     from edge_app.alerts.ordinal import OrdinalTolerance
     from edge_app.alerts.protocol import ProtocolEvidenceRule
 
     if calibration is None:
         log.info("protocol alerts: no IPP calibration scores; replicate evidence only")
     return ProtocolEvidenceRule(plate=plate, calibration=calibration, fdr=fdr,
-                                error_rate=error_rate,
+                                error_rate=error_rate, persist=persist,
                                 tolerance=tolerance or OrdinalTolerance())
 
 

@@ -236,7 +236,8 @@ def build_pipeline(
     rules = create_rules(settings.alerts.rules, plate=plate, calibration=_calibration(ipp),
                          fdr=settings.alerts.false_discovery_rate,
                          error_rate=settings.alerts.error_rate, growth=settings.growth,
-                         tolerance=_tolerance(settings))
+                         tolerance=_tolerance(settings),
+                         persist=settings.alerts.persist_frames)
     log.info("pipeline: source=%s segmenter=%s ipp=%s forecast=%s rules=%s", source.name,
              segmenter.name, getattr(ipp, "name", None), getattr(forecaster, "name", None),
              [r.name for r in rules])
