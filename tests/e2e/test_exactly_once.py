@@ -18,9 +18,9 @@ from pathlib import Path
 
 import pytest
 
+from edge_app.simulation.writers import FrameRecord, WriterOptions, create_writer
 from edge_app.store import Store
 from tests.support import drawn_spheroid
-from edge_app.simulation.writers import FrameRecord, WriterOptions, create_writer
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="SIGKILL is POSIX-only")
 

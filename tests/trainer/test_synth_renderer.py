@@ -8,10 +8,10 @@ import cv2
 import numpy as np
 import pytest
 
-from trainer.synth.atlas import AtlasStream
 from edge_app.simulation.renderer import Artefacts, SpheroidRenderer
 from edge_app.simulation.timeseries import identity_seed, render_series
 from edge_app.simulation.vocab import ProtocolRow, Vocabulary, VocabularyError
+from trainer.synth.atlas import AtlasStream
 
 ROW = ProtocolRow("HCT116", "DMEMLG", "LiquidOverlay-ULA", 2000, 96.0, "Axiovert200M", "5X")
 

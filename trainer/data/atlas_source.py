@@ -11,11 +11,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from edge_app.simulation.timeseries import identity_seed, render_series
+from edge_app.simulation.vocab import ProtocolRow
 from trainer.data.records import Sample
 from trainer.data.timeseries import FramePair
 from trainer.synth.atlas import AtlasStream
-from edge_app.simulation.timeseries import identity_seed, render_series
-from edge_app.simulation.vocab import ProtocolRow
 
 
 def row_labels(row: ProtocolRow) -> dict[str, str]:
