@@ -139,8 +139,12 @@ class QualitySettings(_Section):
     ``min_area_fraction`` 0.005: a disc ~4% of the image side across is the smallest
     spheroid; ``max_second_object`` 0.05 and ``max_particles`` 5: on 150 clean simulator
     renders, the same rows with debris and the 50 real crops (clean frames have <= 2
-    particles, 94% of debris frames > 5); ``min_focus`` 0.2: the 50 real crops all score
-    >= 0.33 sharp and <= 0.16 after a 1.5 px Gaussian blur.
+    particles, 94% of debris frames > 5); ``min_focus`` 0.17: the 50 real crops all score
+    >= 0.33 sharp and <= 0.16 after a 1.5 px Gaussian blur, sharp 512-px simulator renders
+    0.195-0.32; ``max_edge_width`` 4 px: sharp frames 0-2.7, 25-60 um defocus 6-9.
+    ``persist_frames`` 2: a well alerts for an issue seen in at least this many of its frames
+    (and at least half of them); 1 for wells imaged once at one site. An issue shared by
+    several wells of a replicate group is one notice (``edge_app.alerts.quality``).
     """
 
     min_area_fraction: Annotated[float, Field(gt=0, lt=1)] = 0.005
@@ -148,7 +152,9 @@ class QualitySettings(_Section):
     max_second_object: Annotated[float, Field(ge=0, le=1)] = 0.05
     max_particles: Annotated[int, Field(ge=0)] = 5
     flag_border: bool = True
-    min_focus: Annotated[float, Field(ge=0)] = 0.2
+    min_focus: Annotated[float, Field(ge=0)] = 0.17
+    max_edge_width: Annotated[float, Field(gt=0)] = 4.0
+    persist_frames: Annotated[int, Field(ge=1)] = 2
 
 
 class GrowthSettings(_Section):

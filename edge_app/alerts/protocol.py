@@ -80,6 +80,9 @@ class ProtocolEvidenceRule:
     use_embedding: bool = False
     #: Consecutive time points a well's replicate evidence must hold at (1: any one).
     persist: int = 2
+    #: The quality rule's record of the wells (frames with only their group's usual issues
+    #: still count); ``None``: only frames without any quality issue count.
+    norms: Any | None = None
     name: str = "protocol"
 
     def __post_init__(self) -> None:
@@ -96,8 +99,9 @@ class ProtocolEvidenceRule:
         with self._lock:
             state = self._state(result.meta.plate_id)
             state.evidence.register(well, expected.labels)
-            moved = state.evidence.count_frame(well, result.usable)
-            if not result.usable:
+            usable = self.norms.usable(result, expected) if self.norms else result.usable
+            moved = state.evidence.count_frame(well, usable)
+            if not usable:
                 return self._decide(state, moved, [], result, now)
             alerts = self._absolute(state, result, well, now)
             changed, systematic = self._add(state, result, well)

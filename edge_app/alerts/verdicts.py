@@ -11,7 +11,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import numpy as np
+
 from edge_app.alerts.ordinal import SILENT_LABELS, OrdinalTolerance, agrees
+from edge_app.alerts.replicate import slot_key
 from edge_app.core.results import Alert, FrameResult, Severity
 
 __all__ = ["SILENT_LABELS", "GrowthRule", "OrdinalTolerance", "agrees"]
@@ -19,25 +22,81 @@ __all__ = ["SILENT_LABELS", "GrowthRule", "OrdinalTolerance", "agrees"]
 
 @dataclass
 class GrowthRule:
-    """Alert when a frame departs from the forecast made from the well's previous frames."""
+    """Alert when a well departs from its forecast far more than the plate's other wells do.
+
+    A forecast misses on every well a little (log-linear extrapolation overshoots decelerating
+    growth; a next-frame engine trained on simulator plates predicts real frames loosely), so
+    a fixed limit alerts on many wells of a healthy plate. At each time point the rule
+    compares a frame's ``log(area / forecast)`` and SSIM with the same figures of the plate's
+    other frames there (median and 1.4826 MAD over at least ``min_wells`` wells). A frame is
+    off when it is beyond ``max_area_change`` (SSIM: below ``min_ssim``) *and* more than
+    ``z`` robust deviations from the plate. A well alerts once, when ``persist`` of its frames
+    with a forecast are off and they are at least half of them; while fewer than
+    ``min_wells`` wells have a forecast at that time point, it waits.
+    """
 
     max_area_change: float = 0.35
     min_ssim: float = 0.5
+    z: float = 4.0
+    min_wells: int = 8
+    persist: int = 2
     name: str = "growth"
 
+    def __post_init__(self) -> None:
+        # (plate, slot) -> [(well, log ratio, ssim, uri)]
+        self._slots: dict[tuple[Any, int], list[tuple[str, float, float | None, str]]] = {}
+        self._alerted: set[tuple[Any, str]] = set()
+
     def evaluate(self, result: FrameResult, expected: Any, now: datetime) -> list[Alert]:
-        fc = result.forecast
-        if fc is None or not result.usable:
+        fc, well = result.forecast, result.meta.well
+        if fc is None or not result.usable or well is None:
             return []
-        area_off = abs(math.log(max(fc.area_ratio, 1e-6))) > math.log1p(self.max_area_change)
-        if not area_off and (fc.ssim is None or fc.ssim >= self.min_ssim):
+        plate_id = result.meta.plate_id
+        slot = slot_key(result.meta.timepoint_index, result.hours)
+        frames = self._slots.setdefault((plate_id, slot), [])
+        frames.append((well, math.log(max(fc.area_ratio, 1e-6)), fc.ssim, result.meta.uri))
+        if len({w for w, *_ in frames}) < self.min_wells:
             return []
-        what = (f"area {fc.area_ratio:.2f}x the forecast" if area_off
-                else f"appearance differs from the forecast (SSIM {fc.ssim:.2f})")
-        return [Alert(
-            kind="growth", severity=Severity.WARNING, message=f"{result.meta.well}: {what}",
-            uri=result.meta.uri, plate_id=result.meta.plate_id, well=result.meta.well,
-            raised_at=now, label="growth", expected="forecast",
-            observed=f"area x{fc.area_ratio:.2f}"
-            + (f", ssim {fc.ssim:.2f}" if fc.ssim is not None else ""),
-        )]
+        off = self._off(frames)
+        alerts = []
+        for name in sorted({w for w, *_ in frames}):
+            mine = [(f, why) for f, why in zip(frames, off, strict=True) if f[0] == name]
+            bad = [(f, why) for f, why in mine if why]
+            if ((plate_id, name) in self._alerted or len(bad) < self.persist
+                    or 2 * len(bad) < len(mine)):
+                continue
+            self._alerted.add((plate_id, name))
+            alerts.append(self._alert(plate_id, name, bad, len(mine), now))
+        return alerts
+
+    def _off(self, frames: list[tuple[str, float, float | None, str]]) -> list[str]:
+        """Per frame: why it is off the plate (``""``: it is not)."""
+        logs = np.array([f[1] for f in frames])
+        med, mad = float(np.median(logs)), 1.4826 * float(np.median(np.abs(logs - np.median(logs))))
+        limit = max(math.log1p(self.max_area_change), self.z * mad)
+        sims = np.array([f[2] for f in frames if f[2] is not None], float)
+        s_med = float(np.median(sims)) if len(sims) else 1.0
+        s_mad = 1.4826 * float(np.median(np.abs(sims - s_med))) if len(sims) else 0.0
+        s_limit = min(self.min_ssim, s_med - self.z * s_mad)
+        out = []
+        for _, lr, sim, _ in frames:
+            if abs(lr - med) > limit and abs(lr) > math.log1p(self.max_area_change):
+                out.append(f"area {math.exp(lr):.2f}x the forecast (plate: "
+                           f"{math.exp(med):.2f}x)")
+            elif sim is not None and sim < s_limit:
+                out.append(f"appearance differs from the forecast (SSIM {sim:.2f}, plate "
+                           f"{s_med:.2f})")
+            else:
+                out.append("")
+        return out
+
+    def _alert(self, plate_id: Any, well: str, bad: list[tuple[Any, str]], n: int,
+               now: datetime) -> Alert:
+        (_, lr, sim, uri), why = bad[-1]
+        return Alert(
+            kind="growth", severity=Severity.WARNING,
+            message=f"{well}: {why}; {len(bad)} of {n} frames", uri=uri, plate_id=plate_id,
+            well=well, raised_at=now, label="growth", expected="forecast",
+            observed=f"area x{math.exp(lr):.2f}" + (f", ssim {sim:.2f}" if sim is not None
+                                                    else ""),
+        )

@@ -76,6 +76,8 @@ def alert_settings(config: AlertBenchConfig, folder: Path, *, once: bool = False
     from edge_app.settings import AlertSettings, load_settings
 
     alerts: dict[str, Any] = {}
+    if len(config.hours) < AlertSettings.model_fields["persist_frames"].default:
+        alerts["persist_frames"] = len(config.hours)  # as a lab imaging once would set it
     if config.error_rate is not None:
         alerts["error_rate"] = config.error_rate
     if config.fdr is not None:

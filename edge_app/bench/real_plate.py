@@ -189,6 +189,7 @@ def run_real_plate(root: Path, workdir: Path, run_live: Any, config: Any) -> tup
                                 DEFAULT_SEEDED_AT.isoformat())
     plate = load_plate_protocol(plate_csv, plate_id=PLATE_ID)
     db = workdir / "real" / "real.sqlite"
+    config = replace(config, hours=(24.0,))  # imaged once: every time point counts alone
     run_live(alert_settings(config, folder, once=True), db, plate, quiet=True)
     score = score_database(db, truth, PLATE_ID, list(plate_map))
     nominal = alert_settings(config, folder).alerts.model_dump(mode="json")

@@ -197,7 +197,7 @@ def quality_config(settings: SentinelSettings) -> Any:
     """The ``quality`` settings section as the engines' ``QualityConfig``."""
     from engines.quality import QualityConfig
 
-    return QualityConfig(**settings.quality.model_dump())
+    return QualityConfig(**settings.quality.model_dump(exclude={"persist_frames"}))
 
 
 def _tolerance(settings: SentinelSettings) -> Any:
@@ -237,7 +237,8 @@ def build_pipeline(
                          fdr=settings.alerts.false_discovery_rate,
                          error_rate=settings.alerts.error_rate, growth=settings.growth,
                          tolerance=_tolerance(settings),
-                         persist=settings.alerts.persist_frames)
+                         persist=settings.alerts.persist_frames,
+                         quality_persist=settings.quality.persist_frames)
     log.info("pipeline: source=%s segmenter=%s ipp=%s forecast=%s rules=%s", source.name,
              segmenter.name, getattr(ipp, "name", None), getattr(forecaster, "name", None),
              [r.name for r in rules])

@@ -59,3 +59,27 @@ def test_focus_threshold_separates_sharp_and_blurred_real_crops(segmenter):
         blurred_passed += not ({OUT_OF_FOCUS, NO_SPHEROID} & set(blurred))
     assert sharp_flagged == 0
     assert blurred_passed == 0
+
+
+def test_strong_defocus_is_out_of_focus_not_empty_and_sharp_renders_pass():
+    """Defocus of 25-60 um (the plate simulator's) widens the edge or leaves only a blob the
+    low-resolution rescue finds; sharp renders and empty wells stay what they are."""
+    import numpy as np
+
+    from edge_app.simulation import SpheroidRenderer, Vocabulary
+    from edge_app.simulation.renderer import Artefacts, frame_shape
+
+    vocab, segmenter = Vocabulary.default(), ClassicalSegmenter()
+    renderer, rng = SpheroidRenderer(vocab), np.random.default_rng(11)
+    found: dict[str, list[tuple[str, ...]]] = {"clean": [], "defocus": [], "empty": []}
+    for i in range(10):
+        row = vocab.sample_row(rng)
+        shape = frame_shape(row, vocab, 512)
+        for kind, artefacts in (("clean", Artefacts()),
+                                ("defocus", Artefacts(defocus_um=float(rng.uniform(25, 60)))),
+                                ("empty", Artefacts(empty=True, debris=2))):
+            image = renderer.render(row, seed=100 + i, shape=shape, artefacts=artefacts).image
+            found[kind].append(assess(segmenter.segment(image)))
+    assert all(OUT_OF_FOCUS not in r for r in found["clean"])
+    assert sum(OUT_OF_FOCUS in r for r in found["defocus"]) >= 7, found["defocus"]
+    assert all(r == (NO_SPHEROID,) for r in found["empty"])

@@ -34,14 +34,37 @@ def test_ordinal_agreement_uses_tolerance_in_units():
     assert agrees("cell_line", "hct-116", {"HCT116"}, tol, ordinal=False)
 
 
-def test_growth_rule_flags_area_or_appearance():
+def _growth_frames(rule, ratios, ssims, *, sites=2):
+    alerts = []
+    for i, (ratio, sim) in enumerate(zip(ratios, ssims, strict=True)):
+        for site in range(sites):
+            res = _result(None, well=f"A{i + 1}", forecast=Forecast(area_ratio=ratio, ssim=sim))
+            res = replace(res, meta=replace(res.meta, site=site, uri=f"mem://A{i + 1}/{site}"))
+            alerts += rule.evaluate(res, None, NOW)
+    return alerts
+
+
+def test_growth_rule_flags_only_wells_off_the_plate():
     rule = GrowthRule(max_area_change=0.35, min_ssim=0.5)
-    fine = _result(None, forecast=Forecast(area_ratio=1.1, ssim=0.8))
-    assert rule.evaluate(fine, None, NOW) == []
-    shrunk = replace(fine, forecast=Forecast(area_ratio=0.5, ssim=0.8))
-    assert "0.50x the forecast" in rule.evaluate(shrunk, None, NOW)[0].message
-    odd = replace(fine, forecast=Forecast(area_ratio=1.0, ssim=0.2))
-    assert "SSIM 0.20" in rule.evaluate(odd, None, NOW)[0].message
+    # every well misses its forecast by ~30% (decelerating growth): nobody alerts, and a
+    # well at 0.45x alerts; a well with an odd appearance too
+    ratios = [0.70, 0.72, 0.68, 0.71, 0.69, 0.73, 0.70, 0.45, 0.71, 0.70]
+    ssims = [0.45, 0.48, 0.47, 0.46, 0.49, 0.45, 0.47, 0.46, 0.10, 0.48]
+    alerts = _growth_frames(rule, ratios, ssims)
+    assert sorted(a.well for a in alerts) == ["A8", "A9"]
+    by_well = {a.well: a.message for a in alerts}
+    assert "0.45x the forecast" in by_well["A8"] and "2 of 2 frames" in by_well["A8"]
+    assert "SSIM 0.10" in by_well["A9"]
+
+
+def test_growth_rule_waits_for_the_plate_and_needs_two_frames():
+    rule = GrowthRule(max_area_change=0.35, min_ssim=0.5, min_wells=8)
+    assert _growth_frames(rule, [1.0] * 6 + [0.3], [0.9] * 7) == []  # 7 wells: waits
+    rule = GrowthRule(max_area_change=0.35, min_ssim=0.5)
+    assert _growth_frames(rule, [1.0] * 9 + [0.3], [0.9] * 10, sites=1) == []  # one frame
+    rule = GrowthRule(max_area_change=0.35, min_ssim=0.5, persist=1)
+    assert [a.well for a in _growth_frames(rule, [1.0] * 9 + [0.3], [0.9] * 10,
+                                           sites=1)] == ["A10"]
 
 
 def test_registry_builds_rules_protocol_works_without_engine(caplog):

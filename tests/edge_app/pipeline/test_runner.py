@@ -51,7 +51,8 @@ def _pipeline(tmp_path, items, *, segmenter=None, plate=None, **kwargs):
     writer = StoreWriter(tmp_path / "store.sqlite")
     analyser = FrameAnalyser(segmenter or ClassicalSegmenter(), clock=clock)
     pipeline = Pipeline(ReplaySource(items), analyser, writer, plate=plate,
-                        rules=create_rules(["quality"]), clock=clock, **kwargs)
+                        rules=create_rules(["quality"], quality_persist=1), clock=clock,
+                        **kwargs)
     return pipeline, writer
 
 

@@ -1,0 +1,200 @@
+"""Quality alerts per well, judged against the well's replicate group.
+
+A quality issue (no spheroid, several objects, touching the border, out of focus) is a
+property of the well, not of one frame: one odd site among six is noise, and an issue that
+most wells of a condition share is how those wells look (tight crops touch the border; cells
+invading collagen are "particles"), not a fault in each of them. So:
+
+- a well *has* an issue when at least ``persist`` of its frames show it and they are at least
+  half of the well's frames so far;
+- the issue is the *norm* of the well's condition group (the wells sharing every alerting
+  label of the plate map; the whole plate without one) when 2 or more and at least ``share``
+  (a quarter) of the group's seen wells have it, once ``min_wells`` of them were seen. Then
+  one plate notice names the group, the issue and its wells, and the group's wells do not
+  alert for it one by one. Simulated debris, defocus and empty wells are single wells of a
+  group; on real images from other labs, tight crops touch the border and cells invading
+  collagen count as particles in many wells of a source, and each well alerting would bury
+  the one real fault;
+- otherwise the well alerts, once per issue, with how many of its frames showed it. Until
+  half of a group's wells on the plate map (at least ``min_wells``) were seen, its wells'
+  alerts wait, so the group's norm is known before its first well alerts.
+
+:class:`QualityNorms` is shared with the protocol rule: frames whose only issues are their
+group's norm still count as evidence there (the object was found and measured the way its
+replicates were).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from edge_app.alerts.messages import well_ranges
+from edge_app.alerts.notices import notice
+from edge_app.alerts.ordinal import ALERT_LABELS
+from edge_app.core.results import Alert, FrameResult, Quality, Severity
+
+_TEXT = {
+    Quality.NO_SPHEROID: "no spheroid found",
+    Quality.SEVERAL_OBJECTS: "several objects in the field",
+    Quality.TOUCHES_BORDER: "the spheroid touches the image border",
+    Quality.OUT_OF_FOCUS: "the image is out of focus",
+}
+#: Issues that still leave a measured object (a norm of them keeps frames usable).
+_MEASURED = frozenset({Quality.SEVERAL_OBJECTS, Quality.TOUCHES_BORDER})
+
+Group = tuple[str | None, tuple[str, ...]]
+
+
+def condition_of(expected: Any) -> tuple[str, ...]:
+    """The plate map's alerting labels of a well (``()``: no plate map, the whole plate)."""
+    labels = getattr(expected, "labels", None) or {}
+    return tuple(str(labels.get(label, "")) for label in ALERT_LABELS) if labels else ()
+
+
+@dataclass
+class _Well:
+    frames: int = 0
+    issues: dict[Quality, int] = field(default_factory=lambda: defaultdict(int))
+    last_uri: str = ""
+    listed: bool = False
+
+
+@dataclass
+class QualityNorms:
+    """Per plate: each well's quality history, and the issues each condition group shares."""
+
+    persist: int = 2
+    share: float = 0.25
+    min_wells: int = 3
+    plate: Any | None = None
+    _wells: dict[tuple[str | None, str], _Well] = field(default_factory=dict)
+    _groups: dict[Group, set[str]] = field(default_factory=lambda: defaultdict(set))
+    _group_of: dict[tuple[str | None, str], Group] = field(default_factory=dict)
+    lock: threading.RLock = field(default_factory=threading.RLock)
+
+    def observe(self, result: FrameResult, expected: Any) -> Group | None:
+        """Record a frame of a well; returns its group (``None`` without a well)."""
+        well = result.meta.well
+        if well is None:
+            return None
+        plate_id = result.meta.plate_id
+        with self.lock:
+            state = self._wells.setdefault((plate_id, well), _Well())
+            state.frames += 1
+            state.last_uri = result.meta.uri
+            state.listed = expected is not None
+            for issue in set(result.quality) - {Quality.OK}:
+                state.issues[issue] += 1
+            group = (plate_id, condition_of(expected))
+            self._groups[group].add(well)
+            self._group_of[(plate_id, well)] = group
+            return group
+
+    def has(self, plate_id: str | None, well: str, issue: Quality) -> int:
+        """Frames of the well showing ``issue`` when the well has it, else 0."""
+        state = self._wells.get((plate_id, well))
+        if state is None:
+            return 0
+        n = state.issues.get(issue, 0)
+        return n if n >= self.persist and 2 * n >= state.frames else 0
+
+    def well(self, plate_id: str | None, well: str) -> _Well:
+        return self._wells.get((plate_id, well)) or _Well()
+
+    def members(self, group: Group) -> set[str]:
+        return self._groups.get(group, set())
+
+    def planned(self, group: Group) -> int:
+        """Wells of the group on the plate map (0 when unknown)."""
+        if self.plate is None or not group[1]:
+            return 0
+        return sum(1 for p in self.plate.wells.values() if condition_of(p) == group[1])
+
+    def norm(self, group: Group, issue: Quality) -> tuple[int, int] | None:
+        """``(wells with it, wells seen)`` when ``issue`` is the group's norm, else ``None``."""
+        seen = self.members(group)
+        having = sum(1 for w in seen if self.has(group[0], w, issue))
+        if len(seen) >= self.min_wells and having >= 2 and having >= self.share * len(seen):
+            return having, len(seen)
+        return None
+
+    def settled(self, group: Group) -> bool:
+        """Whether enough of the group was seen to tell a norm from a fault."""
+        planned = self.planned(group)
+        need = max(self.min_wells, -(-planned // 2)) if planned else self.min_wells
+        return len(self.members(group)) >= min(need, planned or need)
+
+    def usable(self, result: FrameResult, expected: Any = None) -> bool:
+        """Whether the frame may serve as protocol evidence: no issue, or only issues that
+        leave a measured object and are the norm of its group."""
+        if result.usable:
+            return True
+        issues = set(result.quality) - {Quality.OK}
+        if not issues or not issues <= _MEASURED or result.meta.well is None:
+            return False
+        with self.lock:
+            group = self._group_of.get((result.meta.plate_id, result.meta.well))
+            return group is not None and all(self.norm(group, q) for q in issues)
+
+
+@dataclass
+class QualityRule:
+    """Well-level quality alerts against the group's norm (see the module doc)."""
+
+    norms: QualityNorms = field(default_factory=QualityNorms)
+    name: str = "quality"
+
+    def __post_init__(self) -> None:
+        self._alerted: set[tuple[str | None, str, Quality]] = set()
+        self._noticed: set[tuple[Group, Quality]] = set()
+
+    def evaluate(self, result: FrameResult, expected: Any, now: datetime) -> list[Alert]:
+        norms = self.norms
+        with norms.lock:
+            group = norms.observe(result, expected)
+            if group is None:
+                return []
+            alerts = []
+            for issue in _TEXT:
+                if norms.norm(group, issue):
+                    alerts += self._notice(group, issue, result, now)
+                elif norms.settled(group):
+                    for well in sorted(norms.members(group)):
+                        alerts += self._well_alert(group, well, issue, now)
+            return alerts
+
+    def _notice(self, group: Group, issue: Quality, result: FrameResult,
+                now: datetime) -> list[Alert]:
+        if (group, issue) in self._noticed:
+            return []
+        self._noticed.add((group, issue))
+        having, seen = self.norms.norm(group, issue) or (0, 0)
+        wells = [w for w in self.norms.members(group) if self.norms.has(group[0], w, issue)]
+        who = " / ".join(v for v in group[1] if v) or "this plate"
+        message = (f"{_TEXT[issue].capitalize()} in {having} of {seen} wells of {who} "
+                   f"({well_ranges(wells)}): taken as how these wells look, not alerted per "
+                   "well; check the quality settings if it is a fault")
+        return [notice(group[0], result.meta.uri, now, message, "quality",
+                       observed=issue.value)]
+
+    def _well_alert(self, group: Group, well: str, issue: Quality, now: datetime
+                    ) -> list[Alert]:
+        key = (group[0], well, issue)
+        n = self.norms.has(group[0], well, issue)
+        if not n or key in self._alerted:
+            return []
+        self._alerted.add(key)
+        state = self.norms.well(group[0], well)
+        severity = Severity.WARNING
+        if issue is Quality.NO_SPHEROID:  # critical where the plate map says it was seeded
+            severity = Severity.CRITICAL if state.listed else Severity.INFO
+        return [Alert(
+            kind="quality", severity=severity,
+            message=f"{well}: {_TEXT[issue]} ({n} of {state.frames} frames)",
+            uri=state.last_uri, plate_id=group[0], well=well, raised_at=now, label=None,
+            expected=None, observed=issue.value,
+        )]
