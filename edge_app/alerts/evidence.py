@@ -121,25 +121,29 @@ class PlateEvidence:
         for key in keys:
             self._ipp_cache.pop(key, None)
 
-    def _rescore(self, slot: int) -> set[str]:
-        design = self.design
-        index = {w: i for i, w in enumerate(design.wells)}
+    def _slot_inputs(self, slot: int
+                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None] | None:
+        """``(present design indices, vectors, embeddings or None)`` of a time point's wells
+        that take part in the comparisons (``None``: none)."""
+        index = {w: i for i, w in enumerate(self.design.wells)}
         table = self.slots[slot]
         wells = [w for w, ws in table.items()
                  if w in index and w not in self.quality_wells and ws.mean is not None]
-        if wells:
-            sizes = {len(table[w].mean) for w in wells}  # type: ignore[arg-type]
-            wells = [w for w in wells if len(table[w].mean) == max(sizes)]  # type: ignore[arg-type]
+        if not wells:
+            return None
+        sizes = {len(table[w].mean) for w in wells}  # type: ignore[arg-type]
+        wells = [w for w in wells if len(table[w].mean) == max(sizes)]  # type: ignore[arg-type]
+        x = np.stack([table[w].mean for w in wells])  # type: ignore[misc]
+        embeds = [v for w in wells if (v := table[w].embedding) is not None]
+        e = np.stack(embeds) if len(embeds) == len(wells) and len(
+            {len(v) for v in embeds}) == 1 else None
+        return np.asarray([index[w] for w in wells], np.int64), x, e
+
+    def _rescore(self, slot: int) -> set[str]:
         old = self.scores.pop(slot, None)
         stale = set(old.keys) if old is not None else set()
-        scores = None
-        if wells:
-            x = np.stack([table[w].mean for w in wells])  # type: ignore[misc]
-            embeds = [v for w in wells if (v := table[w].embedding) is not None]
-            e = np.stack(embeds) if len(embeds) == len(wells) and len(
-                {len(v) for v in embeds}) == 1 else None
-            present = np.asarray([index[w] for w in wells], np.int64)
-            scores = self.scorer.score(design, present, x, e)
+        inputs = self._slot_inputs(slot)
+        scores = self.scorer.score(self.design, *inputs) if inputs is not None else None
         fresh: set[Key] = set()
         if scores is not None:
             self.scores[slot] = scores
@@ -221,6 +225,27 @@ class PlateEvidence:
             if es:
                 out.append(FrameEvidence(frame.uri, p_rep, p_ipp, sum(es) / len(es)))
         return out
+
+    def explain(self, well: str) -> tuple[str, str] | None:
+        """``(label, value)``: the single label change that brings the well nearest its
+        counterfactual condition, summed over its time points (:meth:`ReplicateScorer.explain`);
+        ``None`` when the replicates cannot say."""
+        design = self.design
+        if well not in design.wells or well in self.quality_wells:
+            return None
+        target = design.wells.index(well)
+        totals: dict[tuple[int, str], float] = {}
+        for slot in sorted(self.slots):
+            inputs = self._slot_inputs(slot) if well in self.slots[slot] else None
+            if inputs is None:
+                continue
+            present, x, e = inputs
+            for pair, d in self.scorer.explain(design, present, x, target, e).items():
+                totals[pair] = totals.get(pair, 0.0) + d
+        if not totals:
+            return None
+        j, value = min(totals, key=totals.__getitem__)
+        return design.labels[j], value
 
     def strongest(self, key: Key) -> ReplicateEvidence | None:
         """The time point whose replicate evidence is strongest (for the message)."""

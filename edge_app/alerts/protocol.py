@@ -208,7 +208,12 @@ class ProtocolEvidenceRule:
     def _alert(self, state: _PlateState, well: str, result: FrameResult, now: datetime) -> Alert:
         evidence = state.evidence
         well_e, per_label = evidence.well_e_value(well)
-        label = self._attribute(evidence, well, per_label)
+        # e-BH decided the well is off; the label is the single change that explains it best
+        explained = evidence.explain(well)
+        if explained is not None and explained[0] in per_label:
+            label = explained[0]
+        else:
+            explained, label = None, self._attribute(evidence, well, per_label)
         key = (well, label)
         expected = evidence.labels_of[well][label]
         e_value = per_label[label]
@@ -217,6 +222,9 @@ class ProtocolEvidenceRule:
         best = evidence.strongest(key)
         looks = best.looks_like if best is not None else None
         like = best.like_wells if best is not None and looks else ()
+        if explained is not None:
+            looks = explained[1]
+            like = tuple(w for w, _ in evidence.keys_of_group(label, looks))
         own = best.own_wells if best is not None else ()
         sees = self._engine_sees(evidence, key)
         message = protocol_message(well, label, expected, e_value, len(frames), sources,

@@ -246,17 +246,10 @@ class ReplicateScorer:
 
         Returns ``None`` while the plate has too few replicates to calibrate anything.
         """
-        if len(present) < 2 * MIN_GROUP:
+        prepared = self.prepare(design, present, x, embeddings)
+        if prepared is None:
             return None
-        z = robust_standardise(x)
-        if embeddings is not None:
-            z = np.hstack([z, robust_standardise(reduce_embedding(embeddings, self.embed_dims))])
-        cond = np.unique(design.condition[present], return_inverse=True)[1]
-        y, df = whiten(z, cond)
-        if df < MIN_DF:
-            return None
-        full = np.zeros((len(design.wells), y.shape[1]))
-        full[present] = y
+        full, df = prepared
         mask = np.zeros(len(design.wells))
         mask[present] = 1.0
         counts = design.members @ mask
@@ -269,6 +262,48 @@ class ReplicateScorer:
         p, zs = self._statistics(full, effects, design.members @ full, counts,
                                  (centre, others, agree), design, active, df)
         return self._per_key(p, zs, active, design)
+
+    def prepare(self, design: PlateDesign, present: np.ndarray, x: np.ndarray,
+                embeddings: np.ndarray | None = None) -> tuple[np.ndarray, int] | None:
+        """Whitened vectors, one row per design well (zeros where absent), and their df;
+        ``None`` while the plate has too few replicates."""
+        if len(present) < 2 * MIN_GROUP:
+            return None
+        z = robust_standardise(x)
+        if embeddings is not None:
+            z = np.hstack([z, robust_standardise(reduce_embedding(embeddings, self.embed_dims))])
+        cond = np.unique(design.condition[present], return_inverse=True)[1]
+        y, df = whiten(z, cond)
+        if df < MIN_DF:
+            return None
+        full = np.zeros((len(design.wells), y.shape[1]))
+        full[present] = y
+        return full, df
+
+    def explain(self, design: PlateDesign, present: np.ndarray, x: np.ndarray,
+                well: int, embeddings: np.ndarray | None = None
+                ) -> dict[tuple[int, str], float]:
+        """Which single label change brings well ``well`` (a design index) nearest its
+        counterfactual condition: per (label index, value) the squared whitened distance of
+        the well to its own centre moved by that value's additive effect.
+
+        For naming the label of an alert (after e-BH decided there is one): the replicate
+        p-values test each label on its own, and a swapped cell line can look like another
+        medium's wells too when the plate confounds them."""
+        prepared = self.prepare(design, present, x, embeddings)
+        rows = np.flatnonzero(design.well == well)
+        if prepared is None or not len(rows) or well not in present:
+            return {}
+        y = prepared[0]
+        centre, others, _ = own_centres(y, design.condition, present)
+        if others[well] < 2:
+            return {}
+        effects = label_effects(y, design, present)
+        moved = (centre[well] + effects[design.col_alt[rows]]
+                 - effects[design.col_own[rows]])
+        distance = ((y[well] - moved) ** 2).sum(axis=1)
+        return {(int(design.label[r]), design.values[r]): float(d)
+                for r, d in zip(rows, distance, strict=True)}
 
     # --- statistics ---------------------------------------------------------------------
     def _statistics(self, y: np.ndarray, effects: np.ndarray, sums: np.ndarray,

@@ -144,3 +144,19 @@ def test_per_frame_cost_at_96_wells():
     timing = time_protocol_rule(96)
     assert timing.frames == 96 * 2 * 3
     assert timing.median_ms < 25.0  # the bar is 5 ms on a quiet PC; shared CI gets slack
+
+
+@pytest.mark.parametrize("label, value", [("cell_line", "MCF7"), ("cell_line", "NCIH460"),
+                                          ("seeding_density", "5000"),
+                                          ("formation_method", "LiquidOverlay-Agarose")])
+def test_the_alert_names_the_single_change_that_explains_the_well(label, value):
+    """B3 (HCT116 / DMEMLG / 2000 / ULA) holds one other value; every label of the plate
+    is visible, several look alike in part: the alert names the label that was changed."""
+    plate = simulated_plate(96)
+    assert plate.wells["B3"].labels[label] != value
+    rule = ProtocolEvidenceRule(plate=plate, fdr=0.05)
+    truth = {"B3": {label: value}}
+    alerts = _run(rule, plate, simulated_stream(plate, seed=5, truth=truth, invisible=()))
+    protocol = [a for a in alerts if a.kind == "protocol"]
+    assert [(a.well, a.label) for a in protocol] == [("B3", label)]
+    assert f"looks like the {value} wells" in protocol[0].message
