@@ -226,13 +226,13 @@ class PlateEvidence:
                 out.append(FrameEvidence(frame.uri, p_rep, p_ipp, sum(es) / len(es)))
         return out
 
-    def explain(self, well: str) -> tuple[str, str] | None:
-        """``(label, value)``: the single label change that brings the well nearest its
-        counterfactual condition, summed over its time points (:meth:`ReplicateScorer.explain`);
-        ``None`` when the replicates cannot say."""
+    def explain(self, well: str) -> list[tuple[str, str]]:
+        """``(label, value)`` single label changes, the one that brings the well nearest its
+        counterfactual condition first, distances summed over its time points
+        (:meth:`ReplicateScorer.explain`); empty when the replicates cannot say."""
         design = self.design
         if well not in design.wells or well in self.quality_wells:
-            return None
+            return []
         target = design.wells.index(well)
         totals: dict[tuple[int, str], float] = {}
         for slot in sorted(self.slots):
@@ -242,10 +242,7 @@ class PlateEvidence:
             present, x, e = inputs
             for pair, d in self.scorer.explain(design, present, x, target, e).items():
                 totals[pair] = totals.get(pair, 0.0) + d
-        if not totals:
-            return None
-        j, value = min(totals, key=totals.__getitem__)
-        return design.labels[j], value
+        return [(design.labels[j], value) for j, value in sorted(totals, key=totals.__getitem__)]
 
     def strongest(self, key: Key) -> ReplicateEvidence | None:
         """The time point whose replicate evidence is strongest (for the message)."""

@@ -209,14 +209,16 @@ class ProtocolEvidenceRule:
         evidence = state.evidence
         well_e, per_label = evidence.well_e_value(well)
         # e-BH decided the well is off; the label is the single change that explains it best
-        explained = evidence.explain(well)
-        if explained is not None and explained[0] in per_label:
+        # (the per-label tests compare with groups that differ in other labels too, so the
+        # label with the largest e-value is often not the one that changed)
+        explained = next((c for c in evidence.explain(well) if c[0] in per_label), None)
+        if explained is not None:
             label = explained[0]
         else:
-            explained, label = None, self._attribute(evidence, well, per_label)
+            label = self._attribute(evidence, well, per_label)
         key = (well, label)
         expected = evidence.labels_of[well][label]
-        e_value = per_label[label]
+        e_value = float(well_e or per_label[label])  # what e-BH rejected: the well's
         frames = evidence.frame_evidence(key)
         sources = evidence.sources(key)
         best = evidence.strongest(key)

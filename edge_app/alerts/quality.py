@@ -16,8 +16,11 @@ invading collagen are "particles"), not a fault in each of them. So:
   collagen count as particles in many wells of a source, and each well alerting would bury
   the one real fault;
 - otherwise the well alerts, once per issue, with how many of its frames showed it. Until
-  half of a group's wells on the plate map (at least ``min_wells``) were seen, its wells'
-  alerts wait, so the group's norm is known before its first well alerts.
+  every well of its group on the plate map was seen (without a plate map: ``min_wells``),
+  its wells' alerts wait, so the group's norm is known before its first well alerts: on the
+  real-image plate, alerting once half the group was seen flagged the first out-of-focus
+  organoids of a group before the later ones made it the group's norm. A well of the plate
+  map that is never imaged holds its group's quality alerts back.
 
 :class:`QualityNorms` is shared with the protocol rule: frames whose only issues are their
 group's norm still count as evidence there (the object was found and measured the way its
@@ -94,13 +97,16 @@ class QualityNorms:
             self._group_of[(plate_id, well)] = group
             return group
 
-    def has(self, plate_id: str | None, well: str, issue: Quality) -> int:
-        """Frames of the well showing ``issue`` when the well has it, else 0."""
+    def has(self, plate_id: str | None, well: str, issue: Quality,
+            persist: int | None = None) -> int:
+        """Frames of the well showing ``issue`` when the well has it (in ``persist`` frames,
+        default the norms', and at least half of them), else 0."""
         state = self._wells.get((plate_id, well))
         if state is None:
             return 0
         n = state.issues.get(issue, 0)
-        return n if n >= self.persist and 2 * n >= state.frames else 0
+        need = self.persist if persist is None else persist
+        return n if n >= need and 2 * n >= state.frames else 0
 
     def well(self, plate_id: str | None, well: str) -> _Well:
         return self._wells.get((plate_id, well)) or _Well()
@@ -114,10 +120,21 @@ class QualityNorms:
             return 0
         return sum(1 for p in self.plate.wells.values() if condition_of(p) == group[1])
 
+    def showing(self, group: Group, issue: Quality) -> list[str]:
+        """The group's wells that have ``issue``; a well with fewer frames than ``persist``
+        so far counts when they show it (its next frames may not have come yet)."""
+        out = []
+        for well in self.members(group):
+            state = self._wells[(group[0], well)]
+            short = 1 if state.frames < self.persist else None
+            if self.has(group[0], well, issue, persist=short):
+                out.append(well)
+        return out
+
     def norm(self, group: Group, issue: Quality) -> tuple[int, int] | None:
         """``(wells with it, wells seen)`` when ``issue`` is the group's norm, else ``None``."""
         seen = self.members(group)
-        having = sum(1 for w in seen if self.has(group[0], w, issue))
+        having = len(self.showing(group, issue))
         if len(seen) >= self.min_wells and having >= 2 and having >= self.share * len(seen):
             return having, len(seen)
         return None
@@ -125,8 +142,7 @@ class QualityNorms:
     def settled(self, group: Group) -> bool:
         """Whether enough of the group was seen to tell a norm from a fault."""
         planned = self.planned(group)
-        need = max(self.min_wells, -(-planned // 2)) if planned else self.min_wells
-        return len(self.members(group)) >= min(need, planned or need)
+        return len(self.members(group)) >= (planned or self.min_wells)
 
     def usable(self, result: FrameResult, expected: Any = None) -> bool:
         """Whether the frame may serve as protocol evidence: no issue, or only issues that
@@ -158,11 +174,13 @@ class QualityRule:
             group = norms.observe(result, expected)
             if group is None:
                 return []
+            if not norms.settled(group):
+                return []
             alerts = []
             for issue in _TEXT:
                 if norms.norm(group, issue):
                     alerts += self._notice(group, issue, result, now)
-                elif norms.settled(group):
+                else:
                     for well in sorted(norms.members(group)):
                         alerts += self._well_alert(group, well, issue, now)
             return alerts
@@ -173,7 +191,7 @@ class QualityRule:
             return []
         self._noticed.add((group, issue))
         having, seen = self.norms.norm(group, issue) or (0, 0)
-        wells = [w for w in self.norms.members(group) if self.norms.has(group[0], w, issue)]
+        wells = self.norms.showing(group, issue)
         who = " / ".join(v for v in group[1] if v) or "this plate"
         message = (f"{_TEXT[issue].capitalize()} in {having} of {seen} wells of {who} "
                    f"({well_ranges(wells)}): taken as how these wells look, not alerted per "

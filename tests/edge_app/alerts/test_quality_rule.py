@@ -57,7 +57,7 @@ def test_an_issue_most_of_a_group_shares_is_one_notice():
     alerts = _run(rule, frames)
     notices = [a for a in alerts if a.kind == "notice"]
     assert len(notices) == 1 and notices[0].well is None
-    assert "in 2 of 3 wells of HCT116 / DMEM" in notices[0].message  # when it became clear
+    assert "in 3 of 3 wells of HCT116 / DMEM" in notices[0].message  # when it became clear
     assert [(a.well, a.observed) for a in alerts if a.kind == "quality"] == [
         ("C4", "touches_border")]
 
@@ -87,3 +87,20 @@ def test_persist_one_alerts_on_a_single_frame():
     rule = QualityRule(QualityNorms(persist=1))
     frames = [(f"E{i}", "A549", 0, OK) for i in range(1, 4)] + [("E4", "A549", 0, DEBRIS)]
     assert [a.well for a in _run(rule, frames)] == ["E4"]
+
+
+def test_with_a_plate_map_the_whole_group_is_seen_before_anyone_alerts():
+    @dataclass(frozen=True)
+    class _Plate:
+        wells: dict
+
+    plate = _Plate({f"G{i}": _expected("SKOV3") for i in range(1, 9)})
+    rule = QualityRule(QualityNorms(plate=plate))
+    first = [(f"G{i}", "SKOV3", s, OK) for i in range(2, 6) for s in range(2)]
+    first = [("G1", "SKOV3", s, BORDER) for s in range(2)] + first  # the first well is odd
+    assert _run(rule, first) == []  # 5 of 8 wells seen: the group may share it
+    rest = [(f"G{i}", "SKOV3", s, BORDER if i in (7, 8) else OK) for i in (6, 7, 8)
+            for s in range(2)]
+    alerts = _run(rule, rest)
+    assert [a.kind for a in alerts] == ["notice"]  # 3 of 8 share it: how these wells look
+    assert "(G1, G7–G8)" in alerts[0].message
