@@ -67,6 +67,9 @@ class EngineBenchReport:
     threads: int
     models: dict[str, str]
     runs: list[RuntimeRun]
+    #: Per-frame milliseconds of the protocol rule's evidence (replicate + IPP e-values,
+    #: e-BH) over a simulated 96-well plate, 2 sites x 3 time points: median, p90, max.
+    evidence_ms: dict[str, float] | None = None
 
     def speedup(self, runtime: str, reference: str = "torch") -> float | None:
         """Model time (the three engines) of ``reference`` over ``runtime``."""
@@ -288,7 +291,15 @@ def measure_engines(n: int = 50, size: int = 2048, *, bundles: dict[str, Path] |
                 runs.append(RuntimeRun(f"{kind} ({device})", {}, {}, float("nan"), 0.0, 0.0,
                                        error=str(exc)))
         names = {t: b.manifest.architecture for t, b in chosen.items()}
-    return EngineBenchReport(n, size, threads, names, runs)
+    return EngineBenchReport(n, size, threads, names, runs, evidence_ms=_evidence_ms())
+
+
+def _evidence_ms() -> dict[str, float]:
+    from edge_app.alerts.benchmark import time_protocol_rule
+
+    timing = time_protocol_rule(96)
+    return {"median": timing.median_ms, "p90": timing.p90_ms, "max": timing.max_ms,
+            "frames": float(timing.frames)}
 
 
 def _bundles(bundles: dict[str, Path] | None, models: dict[str, str] | None, work: Path,

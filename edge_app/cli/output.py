@@ -87,6 +87,11 @@ def print_engine_bench(report) -> None:  # (an EngineBenchReport)
     table.add_row("frames/s", *(f"{r.frames_per_s:.2f}" for r in ok))
     table.add_row("peak RSS MB", *(f"{r.peak_rss_mb:.0f}" for r in ok))
     console.print(table)
+    ev = getattr(report, "evidence_ms", None)
+    if ev:
+        console.print(f"protocol evidence per frame (96 wells, 2 sites x 3 time points, "
+                      f"{ev['frames']:.0f} frames): median {ev['median']:.2f} ms, p90 "
+                      f"{ev['p90']:.2f} ms, max {ev['max']:.1f} ms")
     for run in report.runs:
         if run.error is not None:
             console.print(f"[yellow]{run.runtime}: not run: {run.error}[/yellow]")
