@@ -111,6 +111,9 @@ class QualityNorms:
     def well(self, plate_id: str | None, well: str) -> _Well:
         return self._wells.get((plate_id, well)) or _Well()
 
+    def groups(self) -> list[Group]:
+        return list(self._groups)
+
     def members(self, group: Group) -> set[str]:
         return self._groups.get(group, set())
 
@@ -179,13 +182,30 @@ class QualityRule:
             alerts = []
             for issue in _TEXT:
                 if norms.norm(group, issue):
-                    alerts += self._notice(group, issue, result, now)
+                    alerts += self._notice(group, issue, result.meta.uri, now)
                 else:
                     for well in sorted(norms.members(group)):
                         alerts += self._well_alert(group, well, issue, now)
             return alerts
 
-    def _notice(self, group: Group, issue: Quality, result: FrameResult,
+    def conclude(self, now: datetime) -> list[Alert]:
+        """At the end of the run: what waited for frames that did not come (a group not
+        wholly imaged, a well imaged once whose every frame shows the issue)."""
+        norms, alerts = self.norms, []
+        with norms.lock:
+            for group in list(norms.groups()):
+                for issue in _TEXT:
+                    if norms.norm(group, issue):
+                        alerts += self._notice(group, issue, "", now)
+                        continue
+                    for well in sorted(norms.members(group)):
+                        # fewer frames than ``persist``: all of them must show it
+                        frames = norms.well(group[0], well).frames
+                        alerts += self._well_alert(group, well, issue, now,
+                                                   persist=min(frames, norms.persist))
+        return alerts
+
+    def _notice(self, group: Group, issue: Quality, uri: str,
                 now: datetime) -> list[Alert]:
         if (group, issue) in self._noticed:
             return []
@@ -196,13 +216,12 @@ class QualityRule:
         message = (f"{_TEXT[issue].capitalize()} in {having} of {seen} wells of {who} "
                    f"({well_ranges(wells)}): taken as how these wells look, not alerted per "
                    "well; check the quality settings if it is a fault")
-        return [notice(group[0], result.meta.uri, now, message, "quality",
-                       observed=issue.value)]
+        return [notice(group[0], uri, now, message, "quality", observed=issue.value)]
 
-    def _well_alert(self, group: Group, well: str, issue: Quality, now: datetime
-                    ) -> list[Alert]:
+    def _well_alert(self, group: Group, well: str, issue: Quality, now: datetime,
+                    persist: int | None = None) -> list[Alert]:
         key = (group[0], well, issue)
-        n = self.norms.has(group[0], well, issue)
+        n = self.norms.has(group[0], well, issue, persist=persist)
         if not n or key in self._alerted:
             return []
         self._alerted.add(key)

@@ -148,6 +148,7 @@ class Pipeline:
                 self._queue.put(_STOP)
             for worker in self._workers:
                 worker.join(timeout)
+            self._conclude()
             self.writer.call(lambda store: None, timeout)  # barrier: writes before it are done
             self._state = RunState.STOPPED
 
@@ -288,6 +289,24 @@ class Pipeline:
             if future is not None and future.exception() is None:
                 self._latencies.append((now - received) * 1e3)
                 self._done_times.append(now)
+
+    def _conclude(self) -> None:
+        """At the end of a run: the alerts rules held back for evidence that will not come
+        (``rule.conclude(now)``, e.g. a well imaged once whose only frame is empty)."""
+        now = self.clock()
+        for rule in self.rules:
+            conclude = getattr(rule, "conclude", None)
+            if conclude is None:
+                continue
+            try:
+                alerts = conclude(now)
+            except Exception:  # a bug must not lose the run's stored results
+                log.exception("rule %s failed to conclude", getattr(rule, "name", rule))
+                continue
+            for alert in alerts:
+                future = self.writer.write(alert_entry(alert))
+                future.add_done_callback(
+                    lambda f, a=alert: f.exception() is None and self.events.alert_raised.emit(a))
 
     def report_source_event(self, message: str, label: str, severity: Severity) -> None:
         """A ``source`` alert: the source failed, was restarted, or lost frames."""

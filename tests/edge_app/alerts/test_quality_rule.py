@@ -104,3 +104,15 @@ def test_with_a_plate_map_the_whole_group_is_seen_before_anyone_alerts():
     alerts = _run(rule, rest)
     assert [a.kind for a in alerts] == ["notice"]  # 3 of 8 share it: how these wells look
     assert "(G1, G7–G8)" in alerts[0].message
+
+
+def test_the_end_of_a_run_reports_wells_imaged_too_few_times():
+    rule = QualityRule()
+    frames = [("H1", "MCF7", 0, (Quality.NO_SPHEROID,)), ("H2", "MCF7", 0, OK),
+              ("H3", "MCF7", 0, OK), ("H4", "MCF7", 0, OK), ("H4", "MCF7", 1, DEBRIS)]
+    assert _run(rule, frames) == []  # one frame each: persist 2 is not reached
+    alerts = rule.conclude(NOW)
+    # H1's only frame is empty: reported; H4 has 1 odd frame of 2: not
+    assert [(a.well, a.observed) for a in alerts] == [("H1", "no_spheroid")]
+    assert "1 of 1 frames" in alerts[0].message
+    assert rule.conclude(NOW) == []
