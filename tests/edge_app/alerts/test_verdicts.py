@@ -45,7 +45,7 @@ def _growth_frames(rule, ratios, ssims, *, sites=2):
 
 
 def test_growth_rule_flags_only_wells_off_the_plate():
-    rule = GrowthRule(max_area_change=0.35, min_ssim=0.5, min_wells=8)
+    rule = GrowthRule(max_area_change=0.35, min_ssim=0.5)
     # every well misses its forecast by ~30% (decelerating growth): nobody alerts, and a
     # well at 0.45x alerts; a well with an odd appearance too
     ratios = [0.70, 0.72, 0.68, 0.71, 0.69, 0.73, 0.70, 0.45, 0.71, 0.70]
@@ -60,9 +60,9 @@ def test_growth_rule_flags_only_wells_off_the_plate():
 def test_growth_rule_waits_for_the_plate_and_needs_two_frames():
     rule = GrowthRule(max_area_change=0.35, min_ssim=0.5, min_wells=8)
     assert _growth_frames(rule, [1.0] * 6 + [0.3], [0.9] * 7) == []  # 7 wells: waits
-    rule = GrowthRule(max_area_change=0.35, min_ssim=0.5, min_wells=8)
+    rule = GrowthRule(max_area_change=0.35, min_ssim=0.5)
     assert _growth_frames(rule, [1.0] * 9 + [0.3], [0.9] * 10, sites=1) == []  # one frame
-    rule = GrowthRule(max_area_change=0.35, min_ssim=0.5, persist=1, min_wells=8)
+    rule = GrowthRule(max_area_change=0.35, min_ssim=0.5, persist=1)
     assert [a.well for a in _growth_frames(rule, [1.0] * 9 + [0.3], [0.9] * 10,
                                            sites=1)] == ["A10"]
 
