@@ -132,6 +132,9 @@ class ClassicalSegmenter:
 
     def __init__(self, config: ClassicalConfig | None = None) -> None:
         self.config = config or ClassicalConfig()
+        cfg = self.config  # the low-resolution pass of :meth:`_rescue`
+        self._coarse = (ClassicalSegmenter(replace(cfg, max_side=cfg.rescue_side, rescue_side=0))
+                        if cfg.rescue_side else None)
 
     def segment(self, pixels: np.ndarray) -> SegmentationOutput:
         """Segment one 2-D frame of any dtype (see :func:`engines.preprocess.analysis_image`)."""
@@ -149,8 +152,9 @@ class ClassicalSegmenter:
         if max(image.shape) <= 2 * cfg.rescue_side:
             return None
         size, _ = analysis_size(image.shape, cfg.rescue_side)
-        coarse = ClassicalSegmenter(replace(cfg, max_side=cfg.rescue_side, rescue_side=0))
-        small = coarse.foreground(resize_area(image, size))
+        if self._coarse is None:
+            return None
+        small = self._coarse.foreground(resize_area(image, size))
         found = cv2.resize(small.astype(np.uint8), (image.shape[1], image.shape[0]),
                            interpolation=cv2.INTER_NEAREST) > 0
         out = describe_foreground(image, found, scale, cfg)

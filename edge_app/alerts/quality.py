@@ -30,7 +30,7 @@ replicates were).
 from __future__ import annotations
 
 import threading
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -78,6 +78,7 @@ class QualityNorms:
     _groups: dict[Group, set[str]] = field(default_factory=lambda: defaultdict(set))
     _group_of: dict[tuple[str | None, str], Group] = field(default_factory=dict)
     lock: threading.RLock = field(default_factory=threading.RLock)
+    _planned: Counter[tuple[str, ...]] | None = None
 
     def observe(self, result: FrameResult, expected: Any) -> Group | None:
         """Record a frame of a well; returns its group (``None`` without a well)."""
@@ -119,9 +120,10 @@ class QualityNorms:
 
     def planned(self, group: Group) -> int:
         """Wells of the group on the plate map (0 when unknown)."""
-        if self.plate is None or not group[1]:
-            return 0
-        return sum(1 for p in self.plate.wells.values() if condition_of(p) == group[1])
+        if self._planned is None:  # the plate map is fixed for the run: count once
+            wells = self.plate.wells.values() if self.plate is not None else ()
+            self._planned = Counter(condition_of(p) for p in wells)
+        return self._planned[group[1]] if group[1] else 0
 
     def showing(self, group: Group, issue: Quality) -> list[str]:
         """The group's wells that have ``issue``; a well with fewer frames than ``persist``

@@ -57,10 +57,12 @@ class GrowthRule:
         frames.append((well, math.log(max(fc.area_ratio, 1e-6)), fc.ssim, result.meta.uri))
         if len({w for w, *_ in frames}) < self.min_wells:
             return []
-        off = self._off(frames)
+        by_well: dict[str, list[tuple[Any, str]]] = {}
+        for frame, why in zip(frames, self._off(frames), strict=True):
+            by_well.setdefault(frame[0], []).append((frame, why))
         alerts = []
-        for name in sorted({w for w, *_ in frames}):
-            mine = [(f, why) for f, why in zip(frames, off, strict=True) if f[0] == name]
+        for name in sorted(by_well):
+            mine = by_well[name]
             bad = [(f, why) for f, why in mine if why]
             if ((plate_id, name) in self._alerted or len(bad) < self.persist
                     or 2 * len(bad) < len(mine)):
