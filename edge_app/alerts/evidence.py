@@ -86,12 +86,15 @@ class PlateEvidence:
             self._design = self.scorer.design(self.labels_of)
         return self._design
 
-    def count_frame(self, well: str, usable: bool) -> set[str]:
-        """Count a frame of ``well``; a well whose frames are mostly unfit for verdicts
-        (debris, defocus: it has its own quality alerts) leaves the comparisons, and the time
-        points it was in are rescored. Returns the wells whose evidence moved."""
+    def count_frame(self, well: str, usable: bool, unfit_before: bool = False) -> set[str]:
+        """Count a frame of ``well`` (``unfit_before``: a frame counted unfit that now counts
+        as usable); a well whose frames are mostly unfit for verdicts (debris, defocus: it has
+        its own quality alerts) leaves the comparisons, and the time points it was in are
+        rescored. Returns the wells whose evidence moved."""
         usable_n, unfit_n = self._frame_counts.get(well, (0, 0))
         usable_n, unfit_n = usable_n + int(usable), unfit_n + int(not usable)
+        if unfit_before:
+            unfit_n -= 1
         self._frame_counts[well] = (usable_n, unfit_n)
         excluded = unfit_n >= max(1, usable_n)
         if excluded == (well in self.quality_wells):

@@ -55,6 +55,10 @@ class _PlateState:
     conditions: ConditionMonitor
     alerted: set[object] = field(default_factory=set)
     everything_changed: bool = False
+    #: Unusable frames with a measured object, asked again when the quality norms change
+    #: (a well showing another group's look becomes evidence once that group was seen).
+    pending: list[FrameResult] = field(default_factory=list)
+    revision: int = -1
 
     def ipp_ok(self, label: str, value: str) -> bool:
         """Whether the engine's absolute evidence counts for this (label, value) group."""
@@ -101,11 +105,32 @@ class ProtocolEvidenceRule:
             state.evidence.register(well, expected.labels)
             usable = self.norms.usable(result, expected) if self.norms else result.usable
             moved = state.evidence.count_frame(well, usable)
+            if not usable and self.norms is not None and result.shape is not None:
+                state.pending.append(result)
+            moved |= self._readmit(state)
             if not usable:
                 return self._decide(state, moved, [], result, now)
             alerts = self._absolute(state, result, well, now)
             changed, systematic = self._add(state, result, well)
             return alerts + self._decide(state, changed | moved, systematic, result, now)
+
+    def _readmit(self, state: _PlateState) -> set[str]:
+        """Pending frames the quality norms now let count (see :attr:`_PlateState.pending`)."""
+        norms = self.norms
+        if norms is None or not state.pending or norms.revision == state.revision:
+            return set()
+        state.revision = norms.revision
+        changed: set[str] = set()
+        keep = []
+        for frame in state.pending:
+            well = str(frame.meta.well)
+            if not norms.usable(frame):
+                keep.append(frame)
+                continue
+            changed |= state.evidence.count_frame(well, True, unfit_before=True)
+            changed |= self._add(state, frame, well)[0]
+        state.pending = keep
+        return changed
 
     # --- state --------------------------------------------------------------------------
     def _state(self, plate_id: str | None) -> _PlateState:

@@ -20,11 +20,17 @@ invading collagen are "particles"), not a fault in each of them. So:
   its wells' alerts wait, so the group's norm is known before its first well alerts: on the
   real-image plate, alerting once half the group was seen flagged the first out-of-focus
   organoids of a group before the later ones made it the group's norm. A well of the plate
-  map that is never imaged holds its group's quality alerts back.
+  map that is never imaged holds its group's quality alerts back;
+- issues that leave a measured object (several objects, border, focus) wait until every well
+  of the plate map was seen once, and a well whose issues are all the norm of *another*
+  group does not alert for them: it looks like that group's wells, which a swap explains
+  better than a fault, and its frames go to the protocol evidence, which tests exactly that
+  (on the real-image plate two swapped wells alerted as "several objects" and "out of focus"
+  and were never compared with their group). An empty well alerts without waiting.
 
 :class:`QualityNorms` is shared with the protocol rule: frames whose only issues are their
-group's norm still count as evidence there (the object was found and measured the way its
-replicates were).
+group's norm, or all of another group's, still count as evidence there (the object was found
+and measured the way its replicates, or that group's wells, were).
 """
 
 from __future__ import annotations
@@ -46,8 +52,9 @@ _TEXT = {
     Quality.TOUCHES_BORDER: "the spheroid touches the image border",
     Quality.OUT_OF_FOCUS: "the image is out of focus",
 }
-#: Issues that still leave a measured object (a norm of them keeps frames usable).
-_MEASURED = frozenset({Quality.SEVERAL_OBJECTS, Quality.TOUCHES_BORDER})
+#: Issues that still leave a measured object (a norm of them keeps frames usable): a whole
+#: group out of focus (soft-edged organoids) is still compared like for like.
+_MEASURED = frozenset({Quality.SEVERAL_OBJECTS, Quality.TOUCHES_BORDER, Quality.OUT_OF_FOCUS})
 
 Group = tuple[str | None, tuple[str, ...]]
 
@@ -79,6 +86,10 @@ class QualityNorms:
     _group_of: dict[tuple[str | None, str], Group] = field(default_factory=dict)
     lock: threading.RLock = field(default_factory=threading.RLock)
     _planned: Counter[tuple[str, ...]] | None = None
+    _looks: dict[Group, tuple] = field(default_factory=dict)
+    #: Bumped whenever a frame shows an issue or a group's norms or settledness change
+    #: (callers re-ask ``usable``).
+    revision: int = 0
 
     def observe(self, result: FrameResult, expected: Any) -> Group | None:
         """Record a frame of a well; returns its group (``None`` without a well)."""
@@ -93,9 +104,14 @@ class QualityNorms:
             state.listed = expected is not None
             for issue in set(result.quality) - {Quality.OK}:
                 state.issues[issue] += 1
+                self.revision += 1  # the well's own issues take part in "usable"
             group = (plate_id, condition_of(expected))
             self._groups[group].add(well)
             self._group_of[(plate_id, well)] = group
+            look = (self.settled(group), tuple(self.norm(group, q) is not None for q in _TEXT))
+            if self._looks.get(group) != look:  # what "usable" answers may have changed
+                self._looks[group] = look
+                self.revision += 1
             return group
 
     def has(self, plate_id: str | None, well: str, issue: Quality,
@@ -149,9 +165,31 @@ class QualityNorms:
         planned = self.planned(group)
         return len(self.members(group)) >= (planned or self.min_wells)
 
+    def plate_settled(self, plate_id: str | None) -> bool:
+        """Whether every well of the plate map was seen (no plate map: ``True``)."""
+        if self.plate is None:
+            return True
+        self.planned((plate_id, ()))
+        assert self._planned is not None
+        return all(len(self._groups.get((plate_id, cond), ())) >= n
+                   for cond, n in self._planned.items())
+
+    def looks_like(self, group: Group, issues: set[Quality]) -> Group | None:
+        """Another settled group of the plate whose norms are all of ``issues`` (``None``:
+        none): a well showing them looks like that group's wells, which a swap explains."""
+        if not issues:
+            return None
+        for other in self._groups:
+            if (other != group and other[0] == group[0] and other[1] and self.settled(other)
+                    and all(self.norm(other, q) for q in issues)):
+                return other
+        return None
+
     def usable(self, result: FrameResult, expected: Any = None) -> bool:
         """Whether the frame may serve as protocol evidence: no issue, or only issues that
-        leave a measured object and are the norm of its group."""
+        leave a measured object and are the norm of its group, or issues the well has (in
+        most of its frames) that are all the norm of one other group (then the replicate
+        evidence says whether the well looks like that group)."""
         if result.usable:
             return True
         issues = set(result.quality) - {Quality.OK}
@@ -159,7 +197,19 @@ class QualityNorms:
             return False
         with self.lock:
             group = self._group_of.get((result.meta.plate_id, result.meta.well))
-            return group is not None and all(self.norm(group, q) for q in issues)
+            if group is None:
+                return False
+            if all(self.norm(group, q) for q in issues):
+                return True
+            have = self.well_issues(group[0], result.meta.well)  # the well's, not one frame's
+            return issues <= have and self.looks_like(group, have) is not None
+
+    def well_issues(self, plate_id: str | None, well: str,
+                    persist: int | None = None) -> set[Quality]:
+        """The issues the well has (see :meth:`has`)."""
+        state = self._wells.get((plate_id, well))
+        return {q for q in (state.issues if state else ())
+                if self.has(plate_id, well, q, persist=persist)}
 
 
 @dataclass
@@ -182,12 +232,16 @@ class QualityRule:
             if not norms.settled(group):
                 return []
             alerts = []
-            for issue in _TEXT:
-                if norms.norm(group, issue):
-                    alerts += self._notice(group, issue, result.meta.uri, now)
-                else:
-                    for well in sorted(norms.members(group)):
-                        alerts += self._well_alert(group, well, issue, now)
+            plate_seen = norms.plate_settled(group[0])
+            groups = [g for g in norms.groups() if g[0] == group[0] and norms.settled(g)
+                      ] if plate_seen else [group]
+            for each in groups:
+                for issue in _TEXT:
+                    if norms.norm(each, issue):
+                        alerts += self._notice(each, issue, result.meta.uri, now)
+                    elif plate_seen or issue not in _MEASURED:
+                        for well in sorted(norms.members(each)):
+                            alerts += self._well_alert(each, well, issue, now)
             return alerts
 
     def conclude(self, now: datetime) -> list[Alert]:
@@ -226,6 +280,9 @@ class QualityRule:
         n = self.norms.has(group[0], well, issue, persist=persist)
         if not n or key in self._alerted:
             return []
+        if issue in _MEASURED and self.norms.looks_like(
+                group, self.norms.well_issues(group[0], well, persist=persist)):
+            return []  # another group's usual look: the protocol evidence judges the well
         self._alerted.add(key)
         state = self.norms.well(group[0], well)
         severity = Severity.WARNING

@@ -5,10 +5,11 @@ hepatic/lung/kidney organoids, the jointforces MCF7 time-lapse), two frames per 
 shipped engines, and four wells swapped between visibly different groups (see
 ``edge_app.bench.real_plate``). The images are read in place from ``shared/data/real``.
 
-Bar (issue 10): protocol false-alert wells <= 1 per 48 wells, and >= 3 of 4 swaps caught.
-The test asserts the false-alert bound and prints the recall next to the bar's 3 of 4.
-Quality alerts on these images (several organoids in a field, out-of-focus matrix) are
-printed, not asserted: no quality deviation was injected, so they count as false too.
+Bar (issue 10): false-alert wells <= 1 per 48 wells, and >= 3 of 4 swaps caught. The test
+asserts the protocol bound, at least the two swaps whose wells show another group's usual
+look (B2, C2: caught with e-values near 1e7, far from any threshold), and at most 2 quality
+false-alert wells (no quality deviation was injected, so every quality alert counts as
+false); it prints the rest next to the bar.
 """
 
 from __future__ import annotations
@@ -40,3 +41,5 @@ def test_real_plate_keeps_the_false_alert_bound(tmp_path, capsys):
     with capsys.disabled():
         print(f"\nreal plate: {caught} of 4 swaps caught (bar: >= 3)\n{markdown(summary)}")
     assert len(score.false_wells("protocol")) <= 1, sorted(score.false_wells("protocol"))
+    assert {o.deviation.well for o in score.outcomes if o.caught} >= {"B2", "C2"}
+    assert len(score.false_wells("quality")) <= 2, sorted(score.false_wells("quality"))

@@ -160,3 +160,23 @@ def test_the_alert_names_the_single_change_that_explains_the_well(label, value):
     protocol = [a for a in alerts if a.kind == "protocol"]
     assert [(a.well, a.label) for a in protocol] == [("B3", label)]
     assert f"looks like the {value} wells" in protocol[0].message
+
+
+def test_a_well_with_another_groups_look_is_judged_by_its_replicates():
+    """B3 holds what the G wells hold, and like them touches the border. Its first frames
+    come before the G wells make that their norm; they count once it is (persist 2 needs
+    both time points), and the alert is the protocol's, not a quality fault."""
+    from edge_app.alerts.quality import QualityNorms, QualityRule
+
+    plate = simulated_plate(96)
+    truth = {"B3": {"cell_line": "MCF7", "seeding_density": "10000"}}
+    assert plate.wells["G1"].labels["cell_line"] == "MCF7"
+    stream = [replace(r, quality=(Quality.TOUCHES_BORDER,))
+              if r.meta.well == "B3" or r.meta.well.startswith("G") else r
+              for r in simulated_stream(plate, seed=3, truth=truth, timepoints=2)]
+    norms = QualityNorms(plate=plate)
+    rules = [QualityRule(norms), ProtocolEvidenceRule(plate=plate, norms=norms, persist=2)]
+    alerts = [a for r in stream for rule in rules
+              for a in rule.evaluate(r, plate.expected(r.meta.well), NOW)]
+    assert [(a.kind, a.well) for a in alerts if a.well] == [("protocol", "B3")]
+    assert [a.observed for a in alerts if a.kind == "notice"] == ["touches_border"]

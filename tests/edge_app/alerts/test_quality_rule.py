@@ -53,13 +53,44 @@ def test_an_issue_most_of_a_group_shares_is_one_notice():
     rule = QualityRule()
     frames = [(f"B{i}", "HCT116", s, BORDER) for i in range(1, 5) for s in range(2)]
     frames += [(f"C{i}", "MCF7", s, OK) for i in range(1, 4) for s in range(2)]
-    frames += [("C4", "MCF7", s, BORDER) for s in range(2)]
+    frames += [("C4", "MCF7", s, DEBRIS) for s in range(2)]
     alerts = _run(rule, frames)
     notices = [a for a in alerts if a.kind == "notice"]
     assert len(notices) == 1 and notices[0].well is None
     assert "in 3 of 3 wells of HCT116 / DMEM" in notices[0].message  # when it became clear
     assert [(a.well, a.observed) for a in alerts if a.kind == "quality"] == [
-        ("C4", "touches_border")]
+        ("C4", "several_objects")]
+
+
+def test_a_well_with_another_groups_look_is_left_to_the_protocol_evidence():
+    norms = QualityNorms()
+    rule = QualityRule(norms)
+    frames = [(f"B{i}", "HCT116", s, BORDER) for i in range(1, 5) for s in range(2)]
+    frames += [(f"C{i}", "MCF7", s, OK) for i in range(1, 4) for s in range(2)]
+    swapped = [("C4", "MCF7", s, BORDER) for s in range(2)]  # looks like the HCT116 wells
+    alerts = _run(rule, frames + swapped)
+    assert [a.well for a in alerts if a.kind == "quality"] == []
+    assert rule.conclude(NOW) == []
+    assert norms.usable(_frame("C4", 0, BORDER), _expected("MCF7"))
+    # one such frame in a well that does not have the issue is not evidence
+    _run(rule, [("C5", "MCF7", 0, OK), ("C5", "MCF7", 1, OK), ("C5", "MCF7", 2, BORDER)])
+    assert not norms.usable(_frame("C5", 2, BORDER), _expected("MCF7"))
+
+
+def test_soft_issues_wait_for_the_plate_an_empty_well_does_not():
+    @dataclass(frozen=True)
+    class _Plate:
+        wells: dict
+
+    plate = _Plate({**{f"H{i}": _expected("A549") for i in range(1, 5)},
+                    **{f"J{i}": _expected("MCF7") for i in range(1, 5)}})
+    rule = QualityRule(QualityNorms(plate=plate))
+    first = [(f"H{i}", "A549", s, OK) for i in range(1, 3) for s in range(2)]
+    first += [("H3", "A549", s, DEBRIS) for s in range(2)]
+    first += [("H4", "A549", s, (Quality.NO_SPHEROID,)) for s in range(2)]
+    assert [(a.well, a.observed) for a in _run(rule, first)] == [("H4", "no_spheroid")]
+    rest = [(f"J{i}", "MCF7", s, OK) for i in range(1, 5) for s in range(2)]
+    assert [(a.well, a.observed) for a in _run(rule, rest)] == [("H3", "several_objects")]
 
 
 def test_norm_frames_stay_usable_for_protocol_evidence_faults_do_not():
