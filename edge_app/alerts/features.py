@@ -21,6 +21,8 @@ APPEARANCE_FEATURES = ("contrast", "inner_cv", "edge_ratio", "texture", "dark_fr
 _MAX_SIDE = 256
 #: Shape descriptors used (log of the lengths and area; ratios as they are).
 _LOG_SHAPE = ("area",)  # the other lengths follow from it and the ratios below
+#: :func:`frame_vector`'s column holding log size (the replicate evidence tests it alone too).
+SIZE_COLUMN = 0
 _RATIO_SHAPE = ("eccentricity", "solidity", "extent", "circularity")
 
 

@@ -19,8 +19,10 @@ tolerance), at one time point:
    theoretical 0 / 1) recalibrates it; the p-value is the Student-t tail with the pooled
    covariance's degrees of freedom;
 4. the evidence counts only when ``w`` is nearer the ``u`` wells than ``c_o`` along that
-   direction (it *looks like* them; else p = 1), and the smallest p over the ``K``
-   alternatives is multiplied by ``K`` (Bonferroni).
+   direction (it *looks like* them; else p = 1);
+5. steps 1-4 run again on size alone (log area), and the pair's p-value is the smaller of the
+   two, doubled; the smallest p over the ``K`` alternatives is multiplied by ``K``
+   (Bonferroni).
 
 Assumptions (also in docs/alerting.md): under the null, a well's vector is its condition's
 mean plus noise with the pooled covariance, roughly Gaussian in the direction tested, and
@@ -46,6 +48,7 @@ from edge_app.alerts.design import (
     PlateDesign,
     plate_design,
 )
+from edge_app.alerts.features import SIZE_COLUMN
 
 __all__ = ["NO_OTHER_GROUP", "TOO_SMALL", "ReplicateEvidence", "ReplicateScorer",
            "plate_design"]
@@ -180,6 +183,23 @@ def own_centres(y: np.ndarray, condition: np.ndarray, present: np.ndarray
     return centre, others, agree
 
 
+def own_spread(y: np.ndarray, condition: np.ndarray, present: np.ndarray) -> np.ndarray:
+    """Per well: the robust spread (1.4826 MAD) of its condition's other present wells along
+    a one-column ``y``, never below 1 (the pooled scale): a group that varies more than the
+    plate's replicates (real organoids' sizes) is judged by its own spread."""
+    spread = np.ones(len(y))
+    values = y[:, 0]
+    for g in np.unique(condition[present]):
+        idx = present[condition[present] == g]
+        if len(idx) < 3:
+            continue
+        v = values[idx]
+        others = np.where(np.eye(len(idx), dtype=bool), np.nan, v[None, :])
+        centre = np.nanmedian(others, axis=1, keepdims=True)
+        spread[idx] = np.maximum(1.0, 1.4826 * np.nanmedian(np.abs(others - centre), axis=1))
+    return spread
+
+
 def label_effects(y: np.ndarray, design: PlateDesign, present: np.ndarray,
                   ridge: float = 0.5) -> np.ndarray:
     """Additive effect of every (label, value) on the whitened vector, fitted on the
@@ -225,8 +245,10 @@ class ReplicateScorer:
 
     def __init__(self, labels: Sequence[str], *, ordinal: Sequence[str] = ("seeding_density",),
                  density_fold: float = 1.5, embed_dims: int = 8,
-                 directions: str = "groups") -> None:
+                 directions: str = "groups", size_column: int | None = SIZE_COLUMN) -> None:
         self.directions = directions
+        #: The column of the hand-made vectors holding log size (``None``: no size test).
+        self.size_column = size_column
         self.labels = tuple(labels)
         self.ordinal = frozenset(ordinal)
         self.density_fold = density_fold
@@ -240,12 +262,37 @@ class ReplicateScorer:
               embeddings: np.ndarray | None = None) -> SlotScores | None:
         """Evidence per tested (well, label) of the wells ``present`` (design indices).
 
+        Each (well, label, alternative) is tested twice: along the direction in the whole
+        vector, and along size alone (column ``size_column``); the smaller p-value, doubled
+        (Bonferroni), is the pair's. Size is the spheroid's primary readout and the one every
+        label moves; in the whole vector its shift is diluted by a direction estimated from a
+        dozen conditions, and a seeded value that is not on the plate (10000 cells where the
+        plate has 2000 and 5000) lies off that direction.
+
         Args:
             present: [n] indices into ``design.wells`` of the wells with a vector, in ``x``'s
                 row order; x: [n, d] hand-made vectors; embeddings: [n, D] or ``None``.
 
         Returns ``None`` while the plate has too few replicates to calibrate anything.
         """
+        found = self._pairs(design, present, x, embeddings)
+        if found is None:
+            return None
+        p, z, active = found
+        column = self.size_column
+        if column is not None and x.shape[1] > column:
+            size = self._pairs(design, present, x[:, [column]], None, own_scale=True)
+            if size is not None:
+                p = np.minimum(1.0, 2.0 * np.minimum(p, size[0]))
+                z = np.maximum(z, size[1])
+        return self._per_key(p, z, active, design)
+
+    def _pairs(self, design: PlateDesign, present: np.ndarray, x: np.ndarray,
+               embeddings: np.ndarray | None, own_scale: bool = False
+               ) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+        """``(p, z, active pairs)`` of one set of columns (``None``: nothing to test yet);
+        ``own_scale`` (one column): each well's statistic is divided by its group's own
+        spread where that exceeds the pooled one (:func:`own_spread`)."""
         prepared = self.prepare(design, present, x, embeddings)
         if prepared is None:
             return None
@@ -259,9 +306,10 @@ class ReplicateScorer:
                                 & (counts[design.alt] >= MIN_GROUP))
         if not len(active):
             return None
+        scale = own_spread(full, design.condition, present) if own_scale else None
         p, zs = self._statistics(full, effects, design.members @ full, counts,
-                                 (centre, others, agree), design, active, df)
-        return self._per_key(p, zs, active, design)
+                                 (centre, others, agree), design, active, df, scale)
+        return p, zs, active
 
     def prepare(self, design: PlateDesign, present: np.ndarray, x: np.ndarray,
                 embeddings: np.ndarray | None = None) -> tuple[np.ndarray, int] | None:
@@ -272,6 +320,8 @@ class ReplicateScorer:
         z = robust_standardise(x)
         if embeddings is not None:
             z = np.hstack([z, robust_standardise(reduce_embedding(embeddings, self.embed_dims))])
+        if not z.shape[1]:
+            return None
         cond = np.unique(design.condition[present], return_inverse=True)[1]
         y, df = whiten(z, cond)
         if df < MIN_DF:
@@ -309,7 +359,8 @@ class ReplicateScorer:
     def _statistics(self, y: np.ndarray, effects: np.ndarray, sums: np.ndarray,
                     counts: np.ndarray,
                     own: tuple[np.ndarray, np.ndarray, np.ndarray], design: PlateDesign,
-                    active: np.ndarray, df: int) -> tuple[np.ndarray, np.ndarray]:
+                    active: np.ndarray, df: int, scale: np.ndarray | None = None
+                    ) -> tuple[np.ndarray, np.ndarray]:
         d = y.shape[1]
         alt, w = design.alt[active], design.well[active]
         yw = y[w]
@@ -325,6 +376,8 @@ class ReplicateScorer:
         v_alt = 1.0 / counts[alt]
         bias = v_own / (v_own + v_alt) * np.minimum(norm, d * (v_own + v_alt) / norm)
         tc = (t - bias) / np.sqrt(1.0 + v_own)
+        if scale is not None:
+            tc = tc / scale[w]
         z = self._recalibrate(tc, design.label[active])
         p = np.where((t > norm / 2.0) & agree, stdtr(df, -z), 1.0)
         return p, z
