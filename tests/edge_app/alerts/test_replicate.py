@@ -12,6 +12,7 @@ from edge_app.alerts.replicate import (
     TOO_SMALL,
     ReplicateScorer,
     loo_medians,
+    own_spread,
     slot_key,
 )
 from edge_app.core.wells import plate_wells
@@ -113,3 +114,34 @@ def test_slot_key_prefers_the_time_point_index():
     assert slot_key(2, 48.0) == 2
     assert slot_key(None, 47.6) == 48
     assert slot_key(None, None) == 0
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_size_alone_catches_a_density_beyond_the_plates_range(seed):
+    """C5 (plate map 1000 cells) holds far more than the plate's densest wells: only its size
+    is off, past the 5000 wells, so the whole-vector direction toward them misses it on some
+    plates; the size test never does, and no other well comes near."""
+    plate = _plate()
+    rng = np.random.default_rng(seed)
+    x = _vectors(plate, {}, rng)
+    x[:, 0] = np.array([0.4 * (plate[w]["seeding_density"] == "5000") for w in plate]
+                       ) + rng.normal(0, 0.1, len(x))
+    x[list(plate).index("C5"), 0] += 1.2
+    found = {}
+    for column in (None, 0):
+        scorer = ReplicateScorer(LABELS, size_column=column)
+        design = scorer.design(plate)
+        scores = scorer.score(design, np.arange(len(design.wells)), x)
+        found[column] = {k: scores.evidence(i).p for i, k in enumerate(scores.keys)}
+    assert found[0][("C5", "seeding_density")] < 1e-8
+    assert min(p for k, p in found[0].items() if k[0] != "C5") > 1e-4
+    if seed in (2, 4):  # the whole vector alone: nothing
+        assert found[None][("C5", "seeding_density")] > 0.01
+
+
+def test_own_spread_is_the_groups_when_wider_than_the_pooled_one():
+    y = np.array([0.0, 0.5, -0.5, 0.2, 10.0, -8.0, 6.0, -12.0, 3.0])[:, None]
+    condition = np.array([0, 0, 0, 0, 1, 1, 1, 1, 1])
+    spread = own_spread(y, condition, np.arange(9))
+    assert np.all(spread[:4] == 1.0)  # tighter than the pooled scale: the pooled one
+    assert np.all(spread[4:] > 5.0)
