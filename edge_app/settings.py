@@ -122,8 +122,8 @@ class AlertSettings(_Section):
     protocol alerts (e-BH over wells x labels; docs/alerting.md). ``error_rate``: the per-frame
     level at which the IPP engine "disagrees" with a well's plate-map value, used to spot a
     condition the engine systematically disagrees with (one notice instead of many alerts).
-    ``persist_frames``: how many consecutive time points a well's replicate evidence must
-    hold at (1 for plates imaged once; 2, the default, ignores a one-off quirk).
+    ``persist_frames``: how many time points a well's replicate evidence needs before it
+    counts; they are then tested together (1 for plates imaged once; 2, the default).
     """
 
     rules: tuple[str, ...] = ("quality", "protocol", "growth")

@@ -3,8 +3,8 @@
 A hypothesis is a (well, label): "the well holds the plate map's value". Its e-value is the
 equal-weight average of the sources that have evidence:
 
-- replicate: the average over the well's time points of the calibrated replicate p-value of
-  that time point (sites are averaged into the well's vector first);
+- replicate: the calibrated p-value of the well's time points tested together
+  (:mod:`edge_app.alerts.overtime`; sites are averaged into the well's vector first);
 - IPP: the average over the well's usable, in-domain frames of the calibrated Mondrian p-value,
   when the plate is in the engine's domain and the (label, value) group is not under a
   systematic-disagreement notice.
@@ -23,6 +23,7 @@ import numpy as np
 
 from edge_app.alerts.evalues import calibrate, combine_sources
 from edge_app.alerts.messages import FrameEvidence
+from edge_app.alerts.overtime import combined_p
 from edge_app.alerts.replicate import PlateDesign, ReplicateEvidence, ReplicateScorer, SlotScores
 
 Key = tuple[str, str]
@@ -66,7 +67,7 @@ class PlateEvidence:
         self.slots: dict[int, dict[str, _WellSlot]] = {}
         self.frames: dict[str, list[FrameRecord]] = {}
         self.scores: dict[int, SlotScores] = {}
-        self.rep_e: dict[Key, dict[int, float]] = {}
+        self.rep_p: dict[Key, float] = {}
         self.quality_wells: set[str] = set()
         self._frame_counts: dict[str, tuple[int, int]] = {}
         self._design: PlateDesign | None = None
@@ -150,12 +151,8 @@ class PlateEvidence:
         fresh: set[Key] = set()
         if scores is not None:
             self.scores[slot] = scores
-            es = self.kappa * np.clip(scores.p, 1e-12, 1.0) ** (self.kappa - 1.0)
-            for key, e_value in zip(scores.keys, es.tolist(), strict=True):
-                self.rep_e.setdefault(key, {})[slot] = e_value
             fresh = set(scores.keys)
-        for key in stale - fresh:
-            self.rep_e.get(key, {}).pop(slot, None)
+        self.rep_p = combined_p(self.scores, self.persist)
         return {w for w, _ in stale | fresh}
 
     # --- output -------------------------------------------------------------------------
@@ -167,21 +164,11 @@ class PlateEvidence:
         return combine_sources([rep, self._ipp_e(key)])
 
     def replicate_e(self, key: Key) -> float | None:
-        """Replicate e-value over time: with ``persist`` >= 2, the average over runs of
-        ``persist`` consecutive time points of their smallest e-value (each minimum is an
-        e-value, so is their average): a deviation must show at consecutive time points, a
-        one-off quirk of one time point does not count. ``None`` until a run is complete."""
-        slots = self.rep_e.get(key)
-        if not slots:
-            return None
-        values = [slots[t] for t in sorted(slots)]
-        k = self.persist
-        if k <= 1:
-            return sum(values) / len(values)
-        if len(values) < k:
-            return None
-        runs = [min(values[i:i + k]) for i in range(len(values) - k + 1)]
-        return sum(runs) / len(runs)
+        """Replicate e-value over time: the calibrated p-value of the key's time points
+        together (:mod:`edge_app.alerts.overtime`); ``None`` until it was scored at
+        ``persist`` time points."""
+        p = self.rep_p.get(key)
+        return None if p is None else calibrate(p, self.kappa)
 
     def well_e_value(self, well: str) -> tuple[float | None, dict[str, float]]:
         """The well's e-value (average over its labels with evidence) and each label's."""

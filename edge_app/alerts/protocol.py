@@ -82,7 +82,7 @@ class ProtocolEvidenceRule:
     #: embedding added heavy-tailed within-group outliers (clean-well false alerts 0 -> 4 on
     #: three 96-well plates) and caught nothing more.
     use_embedding: bool = False
-    #: Consecutive time points a well's replicate evidence must hold at (1: any one).
+    #: Time points a pair's replicate evidence needs before it counts (1: any one).
     persist: int = 2
     #: The quality rule's record of the wells (frames with only their group's usual issues
     #: still count); ``None``: only frames without any quality issue count.
@@ -236,7 +236,9 @@ class ProtocolEvidenceRule:
         # e-BH decided the well is off; the label is the single change that explains it best
         # (the per-label tests compare with groups that differ in other labels too, so the
         # label with the largest e-value is often not the one that changed)
-        explained = next((c for c in evidence.explain(well) if c[0] in per_label), None)
+        # (a label whose alternative groups were not imaged at enough time points yet has
+        # no evidence of its own, but can still be the best explanation)
+        explained = next(iter(evidence.explain(well)), None)
         if explained is not None:
             label = explained[0]
         else:
@@ -245,7 +247,8 @@ class ProtocolEvidenceRule:
         expected = evidence.labels_of[well][label]
         e_value = float(well_e or per_label[label])  # what e-BH rejected: the well's
         frames = evidence.frame_evidence(key)
-        sources = evidence.sources(key)
+        sources = evidence.sources(key) or sorted(
+            {src for other in per_label for src in evidence.sources((well, other))})
         best = evidence.strongest(key)
         looks = best.looks_like if best is not None else None
         like = best.like_wells if best is not None and looks else ()

@@ -36,7 +36,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from scipy.special import chdtr, chdtri, stdtr
@@ -194,9 +194,13 @@ def own_spread(y: np.ndarray, condition: np.ndarray, present: np.ndarray) -> np.
         if len(idx) < 3:
             continue
         v = values[idx]
-        others = np.where(np.eye(len(idx), dtype=bool), np.nan, v[None, :])
-        centre = np.nanmedian(others, axis=1, keepdims=True)
-        spread[idx] = np.maximum(1.0, 1.4826 * np.nanmedian(np.abs(others - centre), axis=1))
+        centre = loo_medians(v[:, None])  # [k]: the median of the others
+        dev = np.abs(v[None, :] - centre)  # row k: every well's distance from it
+        np.fill_diagonal(dev, np.inf)  # ... but its own
+        dev.sort(axis=1)
+        m = len(idx) - 1
+        mad = dev[:, m // 2] if m % 2 else 0.5 * (dev[:, m // 2 - 1] + dev[:, m // 2])
+        spread[idx] = np.maximum(1.0, 1.4826 * mad)
     return spread
 
 
@@ -228,6 +232,12 @@ class SlotScores:
     z: np.ndarray
     pair: np.ndarray
     design: PlateDesign
+    #: Per tested pair (design rows ``rows``) and test ("all" columns, "size"): the
+    #: recalibrated statistic and whether the well looked like the alternative; for
+    #: combining time points (:mod:`edge_app.alerts.overtime`).
+    rows: np.ndarray | None = None
+    channels: dict[str, tuple[np.ndarray, np.ndarray]] | None = None
+    df: int = 0
 
     def evidence(self, i: int) -> ReplicateEvidence:
         """The :class:`ReplicateEvidence` of the ``i``-th key."""
@@ -278,19 +288,23 @@ class ReplicateScorer:
         found = self._pairs(design, present, x, embeddings)
         if found is None:
             return None
-        p, z, active = found
+        p, z, active, df = found
+        channels = {"all": (z, p < 1.0)}
         column = self.size_column
         if column is not None and x.shape[1] > column:
             size = self._pairs(design, present, x[:, [column]], None, own_scale=True)
             if size is not None:
+                channels["size"] = (size[1], size[0] < 1.0)
                 p = np.minimum(1.0, 2.0 * np.minimum(p, size[0]))
                 z = np.maximum(z, size[1])
-        return self._per_key(p, z, active, design)
+                df = min(df, size[3])
+        scores = self._per_key(p, z, active, design)
+        return replace(scores, rows=active, channels=channels, df=df)
 
     def _pairs(self, design: PlateDesign, present: np.ndarray, x: np.ndarray,
                embeddings: np.ndarray | None, own_scale: bool = False
-               ) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
-        """``(p, z, active pairs)`` of one set of columns (``None``: nothing to test yet);
+               ) -> tuple[np.ndarray, np.ndarray, np.ndarray, int] | None:
+        """``(p, z, active pairs, df)`` of one set of columns (``None``: nothing to test yet);
         ``own_scale`` (one column): each well's statistic is divided by its group's own
         spread where that exceeds the pooled one (:func:`own_spread`)."""
         prepared = self.prepare(design, present, x, embeddings)
@@ -309,7 +323,7 @@ class ReplicateScorer:
         scale = own_spread(full, design.condition, present) if own_scale else None
         p, zs = self._statistics(full, effects, design.members @ full, counts,
                                  (centre, others, agree), design, active, df, scale)
-        return p, zs, active
+        return p, zs, active, df
 
     def prepare(self, design: PlateDesign, present: np.ndarray, x: np.ndarray,
                 embeddings: np.ndarray | None = None) -> tuple[np.ndarray, int] | None:
