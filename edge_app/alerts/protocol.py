@@ -28,6 +28,7 @@ from __future__ import annotations
 import logging
 import math
 import threading
+from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -45,6 +46,8 @@ from edge_app.alerts.replicate import ReplicateScorer, slot_key
 from edge_app.core.results import Alert, FrameResult, Severity
 
 log = logging.getLogger(__name__)
+#: Unusable frames a plate keeps in case they count later (the oldest are let go).
+MAX_PENDING = 4096
 
 
 @dataclass
@@ -57,7 +60,7 @@ class _PlateState:
     everything_changed: bool = False
     #: Unusable frames with a measured object, asked again when the quality norms change
     #: (a well showing another group's look becomes evidence once that group was seen).
-    pending: list[FrameResult] = field(default_factory=list)
+    pending: deque[FrameResult] = field(default_factory=lambda: deque(maxlen=MAX_PENDING))
     revision: int = -1
 
     def ipp_ok(self, label: str, value: str) -> bool:
@@ -105,7 +108,7 @@ class ProtocolEvidenceRule:
             state.evidence.register(well, expected.labels)
             usable = self.norms.usable(result, expected) if self.norms else result.usable
             moved = state.evidence.count_frame(well, usable)
-            if not usable and self.norms is not None and result.shape is not None:
+            if not usable and self.norms is not None and self.norms.may_become_usable(result):
                 state.pending.append(result)
             moved |= self._readmit(state)
             if not usable:
@@ -129,7 +132,7 @@ class ProtocolEvidenceRule:
                 continue
             changed |= state.evidence.count_frame(well, True, unfit_before=True)
             changed |= self._add(state, frame, well)[0]
-        state.pending = keep
+        state.pending = deque(keep, maxlen=MAX_PENDING)
         return changed
 
     # --- state --------------------------------------------------------------------------

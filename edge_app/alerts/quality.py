@@ -87,8 +87,8 @@ class QualityNorms:
     lock: threading.RLock = field(default_factory=threading.RLock)
     _planned: Counter[tuple[str, ...]] | None = None
     _looks: dict[Group, tuple] = field(default_factory=dict)
-    #: Bumped whenever a frame shows an issue or a group's norms or settledness change
-    #: (callers re-ask ``usable``).
+    #: Bumped whenever a well's issues or a group's norms or settledness change (callers
+    #: re-ask ``usable``).
     revision: int = 0
 
     def observe(self, result: FrameResult, expected: Any) -> Group | None:
@@ -102,9 +102,11 @@ class QualityNorms:
             state.frames += 1
             state.last_uri = result.meta.uri
             state.listed = expected is not None
+            had = self.well_issues(plate_id, well)
             for issue in set(result.quality) - {Quality.OK}:
                 state.issues[issue] += 1
-                self.revision += 1  # the well's own issues take part in "usable"
+            if self.well_issues(plate_id, well) != had:  # they take part in "usable"
+                self.revision += 1
             group = (plate_id, condition_of(expected))
             self._groups[group].add(well)
             self._group_of[(plate_id, well)] = group
@@ -184,6 +186,12 @@ class QualityNorms:
                     and all(self.norm(other, q) for q in issues)):
                 return other
         return None
+
+    @staticmethod
+    def may_become_usable(result: FrameResult) -> bool:
+        """Whether an unusable frame could count later (its issues leave a measured object)."""
+        issues = set(result.quality) - {Quality.OK}
+        return bool(issues) and issues <= _MEASURED and result.shape is not None
 
     def usable(self, result: FrameResult, expected: Any = None) -> bool:
         """Whether the frame may serve as protocol evidence: no issue, or only issues that
