@@ -30,9 +30,12 @@ class GrowthRule:
     compares a frame's ``log(area / forecast)`` and SSIM with the same figures of the plate's
     other frames there (median and 1.4826 MAD over at least ``min_wells`` wells). A frame is
     off when it is beyond ``max_area_change`` (SSIM: below ``min_ssim``) *and* more than
-    ``z`` robust deviations from the plate. A well alerts once, when ``persist`` of its frames
-    with a forecast are off and they are at least half of them; while fewer than
-    ``min_wells`` wells have a forecast at that time point, it waits.
+    ``z`` robust deviations from the plate. A time point is off for a well when at least half
+    of its frames there are; the well alerts once, when ``persist`` of its time points are off.
+    Sites of one time point show the same spheroid against the same forecast, so they do not
+    confirm each other: on five clean bench plates, 2 of 2 sites off at one time point flagged
+    0.8-1.4 wells per plate whose forecast had failed once. While fewer than ``min_wells``
+    wells have a forecast at a time point, it waits.
     """
 
     max_area_change: float = 0.35
@@ -46,6 +49,8 @@ class GrowthRule:
         # (plate, slot) -> [(well, log ratio, ssim, uri)]
         self._slots: dict[tuple[Any, int], list[tuple[str, float, float | None, str]]] = {}
         self._alerted: set[tuple[Any, str]] = set()
+        # (plate, well) -> slot -> (frames off, frames, last off frame and why)
+        self._wells: dict[tuple[Any, str], dict[int, tuple[int, int, Any]]] = {}
 
     def evaluate(self, result: FrameResult, expected: Any, now: datetime) -> list[Alert]:
         fc, well = result.forecast, result.meta.well
@@ -64,11 +69,13 @@ class GrowthRule:
         for name in sorted(by_well):
             mine = by_well[name]
             bad = [(f, why) for f, why in mine if why]
-            if ((plate_id, name) in self._alerted or len(bad) < self.persist
-                    or 2 * len(bad) < len(mine)):
+            history = self._wells.setdefault((plate_id, name), {})
+            history[slot] = (len(bad), len(mine), bad[-1] if bad else None)
+            off = [h for h in history.values() if h[0] and 2 * h[0] >= h[1]]
+            if (plate_id, name) in self._alerted or len(off) < self.persist:
                 continue
             self._alerted.add((plate_id, name))
-            alerts.append(self._alert(plate_id, name, bad, len(mine), now))
+            alerts.append(self._alert(plate_id, name, off, now))
         return alerts
 
     def _off(self, frames: list[tuple[str, float, float | None, str]]) -> list[str]:
@@ -92,12 +99,14 @@ class GrowthRule:
                 out.append("")
         return out
 
-    def _alert(self, plate_id: Any, well: str, bad: list[tuple[Any, str]], n: int,
+    def _alert(self, plate_id: Any, well: str, off: list[tuple[int, int, Any]],
                now: datetime) -> Alert:
-        (_, lr, sim, uri), why = bad[-1]
+        (_, lr, sim, uri), why = off[-1][2]
+        frames = f"{sum(h[0] for h in off)} of {sum(h[1] for h in off)} frames"
         return Alert(
             kind="growth", severity=Severity.WARNING,
-            message=f"{well}: {why}; {len(bad)} of {n} frames", uri=uri, plate_id=plate_id,
+            message=f"{well}: {why}; off at {len(off)} time points ({frames})", uri=uri,
+            plate_id=plate_id,
             well=well, raised_at=now, label="growth", expected="forecast",
             observed=f"area x{math.exp(lr):.2f}" + (f", ssim {sim:.2f}" if sim is not None
                                                     else ""),
