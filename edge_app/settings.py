@@ -123,7 +123,8 @@ class AlertSettings(_Section):
     level at which the IPP engine "disagrees" with a well's plate-map value, used to spot a
     condition the engine systematically disagrees with (one notice instead of many alerts).
     ``persist_frames``: how many time points a well's replicate evidence needs before it
-    counts; they are then tested together (1 for plates imaged once; 2, the default).
+    counts (they are then tested together), and how many time points a well must be off its
+    growth forecast before a growth alert (1 for plates imaged once; 2, the default).
     """
 
     rules: tuple[str, ...] = ("quality", "protocol", "growth")
