@@ -11,7 +11,10 @@ invading collagen are "particles"), not a fault in each of them. So:
   label of the plate map; the whole plate without one) when 2 or more and at least ``share``
   (a quarter) of the group's seen wells have it, once ``min_wells`` of them were seen. Then
   one plate notice names the group, the issue and its wells, and the group's wells do not
-  alert for it one by one. Simulated debris, defocus and empty wells are single wells of a
+  alert for it one by one, also if the share later falls below the norm (the notice said
+  they would not: on the real-image plate a group's "no spheroid" norm seen in first frames
+  dissolved with the second ones and one of its wells then alerted). Simulated debris,
+  defocus and empty wells are single wells of a
   group; on real images from other labs, tight crops touch the border and cells invading
   collagen count as particles in many wells of a source, and each well alerting would bury
   the one real fault;
@@ -247,6 +250,8 @@ class QualityRule:
                 for issue in _TEXT:
                     if norms.norm(each, issue):
                         alerts += self._notice(each, issue, result.meta.uri, now)
+                    elif (each, issue) in self._noticed:
+                        continue  # the notice said these wells are not alerted for it
                     elif plate_seen or issue not in _MEASURED:
                         for well in sorted(norms.members(each)):
                             alerts += self._well_alert(each, well, issue, now)
@@ -261,6 +266,8 @@ class QualityRule:
                 for issue in _TEXT:
                     if norms.norm(group, issue):
                         alerts += self._notice(group, issue, "", now)
+                        continue
+                    if (group, issue) in self._noticed:
                         continue
                     for well in sorted(norms.members(group)):
                         # fewer frames than ``persist``: all of them must show it

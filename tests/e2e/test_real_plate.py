@@ -7,9 +7,9 @@ shipped engines, and four wells swapped between visibly different groups (see
 
 Bar (issue 10): false-alert wells <= 1 per 48 wells, and >= 3 of 4 swaps caught. The test
 asserts the protocol bound, at least the two swaps whose wells show another group's usual
-look (B2, C2: caught with e-values near 1e7, far from any threshold), and at most 2 quality
-false-alert wells (no quality deviation was injected, so every quality alert counts as
-false); it prints the rest next to the bar.
+look (B2, C2: caught with e-values near 1e7, far from any threshold), and at most 1 quality
+false-alert well (no quality deviation was injected, so every quality alert counts as
+false; 0 measured); it prints the rest next to the bar.
 """
 
 from __future__ import annotations
@@ -42,4 +42,4 @@ def test_real_plate_keeps_the_false_alert_bound(tmp_path, capsys):
         print(f"\nreal plate: {caught} of 4 swaps caught (bar: >= 3)\n{markdown(summary)}")
     assert len(score.false_wells("protocol")) <= 1, sorted(score.false_wells("protocol"))
     assert {o.deviation.well for o in score.outcomes if o.caught} >= {"B2", "C2"}
-    assert len(score.false_wells("quality")) <= 2, sorted(score.false_wells("quality"))
+    assert len(score.false_wells("quality")) <= 1, sorted(score.false_wells("quality"))

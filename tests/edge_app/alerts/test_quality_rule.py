@@ -147,3 +147,17 @@ def test_the_end_of_a_run_reports_wells_imaged_too_few_times():
     assert [(a.well, a.observed) for a in alerts] == [("H1", "no_spheroid")]
     assert "1 of 1 frames" in alerts[0].message
     assert rule.conclude(NOW) == []
+
+
+def test_after_a_notice_the_groups_wells_do_not_alert_for_that_issue():
+    """Wells imaged once each share "no spheroid": a notice. Their second frames are fine,
+    except K4's: the share falls below the norm, but K4 is not alerted after the notice."""
+    rule = QualityRule()
+    empty = (Quality.NO_SPHEROID,)
+    first = [(f"K{i}", "A549", 0, empty if i <= 2 else OK) for i in range(1, 7)]
+    first.append(("K4", "A549", 0, empty))
+    notices = _run(rule, first)
+    assert [a.kind for a in notices] == ["notice"]
+    second = [(f"K{i}", "A549", 1, empty if i == 4 else OK) for i in range(1, 7)]
+    assert [a for a in _run(rule, second) if a.kind == "quality"] == []
+    assert rule.conclude(NOW) == []
