@@ -66,7 +66,8 @@ def combined_p(scores: Mapping[int, SlotScores], persist: int) -> dict[Key, floa
     n_rows = len(design.well)
     df = min(s.df for s in slots)
     per_test = []
-    for name in ("all", "size"):
+    names = sorted({name for s in slots for name in (s.channels or {})})
+    for name in names:
         z = np.full((len(slots), n_rows), np.nan)
         for i, s in enumerate(slots):
             if s.channels and name in s.channels and s.rows is not None:

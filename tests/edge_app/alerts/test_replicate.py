@@ -7,12 +7,16 @@ import itertools
 import numpy as np
 import pytest
 
+from edge_app.alerts.plate_stats import (
+    label_effects,
+    loo_label_effects,
+    loo_medians,
+    own_spread,
+)
 from edge_app.alerts.replicate import (
     NO_OTHER_GROUP,
     TOO_SMALL,
     ReplicateScorer,
-    loo_medians,
-    own_spread,
     slot_key,
 )
 from edge_app.core.wells import plate_wells
@@ -129,7 +133,8 @@ def test_size_alone_catches_a_density_beyond_the_plates_range(seed):
     x[list(plate).index("C5"), 0] += 1.2
     found = {}
     for column in (None, 0):
-        scorer = ReplicateScorer(LABELS, size_column=column)
+        scorer = ReplicateScorer(LABELS, size_column=column,
+                                 directions="groups" if column is None else "both")
         design = scorer.design(plate)
         scores = scorer.score(design, np.arange(len(design.wells)), x)
         found[column] = {k: scores.evidence(i).p for i, k in enumerate(scores.keys)}
@@ -145,3 +150,73 @@ def test_own_spread_is_the_groups_when_wider_than_the_pooled_one():
     spread = own_spread(y, condition, np.arange(9))
     assert np.all(spread[:4] == 1.0)  # tighter than the pooled scale: the pooled one
     assert np.all(spread[4:] > 5.0)
+
+
+def _confounded(rng, truth, medium_shift=4.0, d=10, noise=0.5):
+    """Cell lines A, B, C; medium M2 only beside B and C: no (A, M2) group on the plate.
+    Cell lines move the vector far (30 noise units), medium M2 a little (``medium_shift``)."""
+    conditions = [("A", "M1"), ("B", "M1"), ("B", "M2"), ("C", "M1"), ("C", "M2"), ("A", "M1")]
+    wells = plate_wells(96)
+    plate = {w: {"cell_line": conditions[i // 16][0], "culture_medium": conditions[i // 16][1],
+                 "seeding_density": "1000", "formation_method": "ULA"}
+             for i, w in enumerate(wells)}
+    unit = rng.normal(size=(4, d))
+    unit /= np.linalg.norm(unit, axis=1, keepdims=True)
+    line = {"A": 0.0 * unit[0], "B": 15.0 * unit[0], "C": 15.0 * unit[1]}
+    rows = []
+    for w in wells:
+        labels = {**plate[w], **truth.get(w, {})}
+        shift = medium_shift * unit[2] if labels["culture_medium"] == "M2" else 0.0
+        rows.append(line[labels["cell_line"]] + shift + noise * rng.normal(size=d))
+    return plate, np.asarray(rows)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_a_label_change_is_found_where_the_plate_confounds_it(seed):
+    """B2 (cell line A, medium M1) really holds M2. The M2 wells on the plate are all cell
+    lines B and C, so the direction toward them is the cell lines' and B2 does not move along
+    it; the additive direction (M2 minus M1 where both are on the plate) is the medium's."""
+    plate, x = _confounded(np.random.default_rng(seed), {"B2": {"culture_medium": "M2"}})
+    found = {}
+    for directions in ("groups", "both"):
+        scorer = ReplicateScorer(LABELS, directions=directions, size_column=None)
+        design = scorer.design(plate)
+        scores = scorer.score(design, np.arange(len(design.wells)), x)
+        found[directions] = {k: scores.evidence(i).p for i, k in enumerate(scores.keys)}
+    assert found["groups"][("B2", "culture_medium")] > 1e-3
+    assert found["both"][("B2", "culture_medium")] < 1e-6
+    assert min(p for k, p in found["both"].items() if k[0] != "B2") > 1e-4
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_additive_directions_of_an_invisible_label_stay_quiet(seed):
+    """Medium M2 changes nothing: the additive M2 - M1 direction is estimation noise, and
+    the medium's p-values stay valid."""
+    plate, x = _confounded(np.random.default_rng(10 + seed), {}, medium_shift=0.0)
+    scorer = ReplicateScorer(LABELS, directions="additive", size_column=None)
+    design = scorer.design(plate)
+    scores = scorer.score(design, np.arange(len(design.wells)), x)
+    ps = np.asarray([scores.evidence(i).p for i, k in enumerate(scores.keys)
+                     if k[1] == "culture_medium"])
+    assert len(ps) == 96
+    assert ps.min() > 1e-4 and (ps < 0.01).mean() <= 0.03
+
+
+def test_leave_one_out_effects_ignore_the_well():
+    """Fitted with the tested well inside, a small effect's direction leans toward the well's
+    own noise; the refit without it does not move when the well does."""
+    plate, x = _confounded(np.random.default_rng(3), {})
+    design = ReplicateScorer(LABELS).design(plate)
+    present = np.arange(len(design.wells))
+    well = design.wells.index("C7")
+    before = loo_label_effects(x, design, present, np.array([well]))
+    moved = x.copy()
+    moved[well] += 50.0
+    np.testing.assert_allclose(loo_label_effects(moved, design, present, np.array([well])),
+                               before, atol=1e-9)
+    other = design.wells.index("C8")
+    assert not np.allclose(loo_label_effects(moved, design, present, np.array([other])),
+                           loo_label_effects(x, design, present, np.array([other])))
+    # the batched refit is the plain one on the plate without the well
+    keep = np.delete(present, well)
+    np.testing.assert_allclose(before[0], label_effects(x, design, keep), atol=1e-9)
