@@ -3,8 +3,11 @@
 Both mute the engine's absolute evidence where it cannot be trusted and say so once, as an
 alert of kind ``"notice"`` with no well, instead of one alert per well:
 
-- :class:`DomainMonitor`: when most usable frames of a plate (at least ``min_frames`` with an
-  OOD score) are out of the engine's domain, absolute evidence is muted for the plate.
+- :class:`DomainMonitor`: when more than a quarter of a plate's usable frames (at least
+  ``min_frames`` with an OOD score) are out of the engine's domain, absolute evidence is muted
+  for the plate. The OOD threshold is the 99% quantile of held-out in-domain frames, so an
+  in-domain plate shows about 1% flagged; a plate with a quarter flagged comes from another
+  distribution, and its frames under the threshold are no better calibrated.
 - :class:`ConditionMonitor`: when the engine rejects the plate map's value (p <= the per-frame
   ``error_rate``) in most wells of one (label, value) group, that group's absolute evidence is
   muted: either the whole condition is mislabelled or the engine is wrong for it, and a person
@@ -37,7 +40,7 @@ class DomainMonitor:
     """Counts usable frames in / out of the engine's domain; mutes the plate once."""
 
     min_frames: int = 8
-    share: float = 0.5
+    share: float = 0.25
     n_known: int = 0
     n_out: int = 0
     muted: bool = False
